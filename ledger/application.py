@@ -1,0 +1,277 @@
+"""RunLedger: the application service that appends run transitions to the event store."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.persistence import IntegrityError
+
+from ledger.codes import Actor, Outcome, ReasonCode
+from ledger.commands import (
+    CompleteRun,
+    FailByQueue,
+    ReconcileStale,
+    RecordHeartbeat,
+    RecordLateSignal,
+    RunCommand,
+    ScheduleRetry,
+    StartRun,
+)
+from ledger.errors import ConflictRetriesExhaustedError, LedgerError, RunNotFoundError
+from ledger.policy import OperationPolicy
+from ledger.run import Effect, OperationRun, RunState
+from ledger.settings import DatabaseSettings
+
+# Run ids derived from idempotency keys live in their own uuid5 namespace.
+IDEMPOTENCY_NAMESPACE = UUID("6f4f8d1e-2a53-5b7c-9a43-0c5d7e1f9b21")
+DEFAULT_CONFLICT_TRIES = 8
+
+Clock = Callable[[], datetime]
+
+
+def utcnow() -> datetime:
+    return datetime.now(tz=UTC)
+
+
+def run_id_for_key(workspace: str, operation_type: str, idempotency_key: str) -> UUID:
+    """The run id an idempotency key stands for, within one workspace and operation type."""
+    return uuid.uuid5(
+        IDEMPOTENCY_NAMESPACE, f"{workspace}\x1f{operation_type}\x1f{idempotency_key}"
+    )
+
+
+@dataclass(frozen=True)
+class QueueResult:
+    run_id: UUID
+    created: bool  # False: the idempotency key named a run that already existed
+
+
+@dataclass(frozen=True)
+class Transition:
+    """What one command did, and the run's state after it (durable when returned)."""
+
+    command: RunCommand
+    effect: Effect
+    run: RunState
+
+
+class RunLedger(Application[UUID]):
+    """Appends run transitions; each command is get → apply → save, retried on conflict."""
+
+    name = "RunLedger"
+
+    def __init__(
+        self,
+        settings: DatabaseSettings | None = None,
+        *,
+        create_tables: bool = False,
+        clock: Clock = utcnow,
+        conflict_tries: int = DEFAULT_CONFLICT_TRIES,
+        env: dict[str, str] | None = None,
+    ) -> None:
+        self.settings = settings or DatabaseSettings.from_env()
+        self.clock = clock
+        self.conflict_tries = conflict_tries
+        merged = self.settings.eventsourcing_env(create_table=create_tables)
+        merged.update(env or {})
+        super().__init__(env=merged)
+
+    # -- queries ----------------------------------------------------------------------------
+
+    def get_run(self, run_id: UUID) -> OperationRun:
+        try:
+            return self.repository.get(run_id)
+        except AggregateNotFoundError:
+            raise RunNotFoundError(run_id) from None
+
+    def state(self, run_id: UUID) -> RunState:
+        return self.get_run(run_id).state()
+
+    def run_events(self, run_id: UUID) -> list[Any]:
+        """Every stored event of one run, oldest first."""
+        events = list(self.events.get(run_id))
+        if not events:
+            raise RunNotFoundError(run_id)
+        return events
+
+    # -- commands ---------------------------------------------------------------------------
+
+    def queue(
+        self,
+        *,
+        operation_type: str,
+        workspace: str,
+        policy: OperationPolicy,
+        initiator: str = Actor.SYSTEM,
+        params_summary: dict[str, Any] | None = None,
+        idempotency_key: str | None = None,
+        actor: str = Actor.SYSTEM,
+        at: datetime | None = None,
+    ) -> QueueResult:
+        """Appends `Queued` for a new run. A repeated key returns the same run."""
+        if idempotency_key is not None:
+            run_id = run_id_for_key(workspace, operation_type, idempotency_key)
+        else:
+            run_id = uuid.uuid4()
+        run = OperationRun.queue(
+            run_id=run_id,
+            workspace=workspace,
+            operation_type=operation_type,
+            policy=policy,
+            actor=actor,
+            at=at or self.clock(),
+            initiator=initiator,
+            params_summary=params_summary,
+            idempotency_key=idempotency_key,
+        )
+        try:
+            self.save(run)
+        except IntegrityError:
+            if idempotency_key is None:
+                raise
+            self.get_run(run_id)  # it exists: the key was used before
+            return QueueResult(run_id, created=False)
+        return QueueResult(run_id, created=True)
+
+    def execute(self, command: RunCommand) -> Transition:
+        """Applies one command and saves it; a concurrent writer makes it reload and retry."""
+        for _ in range(self.conflict_tries):
+            run = self.get_run(command.run_id)
+            effect = command.apply(run, command.at or self.clock())
+            if not run.pending_events:
+                return Transition(command, effect, run.state())
+            try:
+                self.save(run)
+            except IntegrityError:
+                continue
+            return Transition(command, effect, run.state())
+        raise ConflictRetriesExhaustedError(command.run_id, self.conflict_tries)
+
+    def execute_many(self, commands: Sequence[RunCommand]) -> list[Transition | Exception]:
+        """Applies many commands, of many runs, and saves them all in one transaction.
+
+        The result lists, per command and in order, its transition or the error that
+        refused it (a refused command changes nothing). If another writer wins a race for
+        any of the runs, nothing of the batch is kept and each command is executed on its
+        own. Store errors (the database is down) propagate: nothing of the batch was saved.
+        """
+        runs: dict[UUID, OperationRun] = {}
+        results: list[Transition | Exception] = []
+        for command in commands:
+            try:
+                run = runs.get(command.run_id) or self.get_run(command.run_id)
+                runs[command.run_id] = run
+                effect = command.apply(run, command.at or self.clock())
+                results.append(Transition(command, effect, run.state()))
+            except COMMAND_ERRORS as error:
+                results.append(error)
+        dirty = [run for run in runs.values() if run.pending_events]
+        if dirty:
+            try:
+                self.save(*dirty)
+            except IntegrityError:
+                return [self._execute_alone(c) for c in commands]
+        return results
+
+    def _execute_alone(self, command: RunCommand) -> Transition | Exception:
+        try:
+            return self.execute(command)
+        except COMMAND_ERRORS as error:
+            return error
+
+    # -- one method per transition, for callers that hold no command objects ----------------
+
+    def start(self, run_id: UUID, *, attempt: int, worker_id: str, actor: str) -> Transition:
+        return self.execute(StartRun(run_id, actor, attempt=attempt, worker_id=worker_id))
+
+    def heartbeat(
+        self, run_id: UUID, *, attempt: int, actor: str, progress: dict[str, Any] | None = None
+    ) -> Transition:
+        return self.execute(
+            RecordHeartbeat(run_id, actor, attempt=attempt, progress=progress or {})
+        )
+
+    def schedule_retry(
+        self,
+        run_id: UUID,
+        *,
+        attempt: int,
+        reason: str,
+        actor: str,
+        defer_seconds: float = 0.0,
+        error: str | None = None,
+    ) -> Transition:
+        command = ScheduleRetry(
+            run_id, actor, attempt=attempt, reason=reason, defer_seconds=defer_seconds, error=error
+        )
+        return self.execute(command)
+
+    def complete(
+        self,
+        run_id: UUID,
+        *,
+        attempt: int,
+        reason_code: ReasonCode,
+        actor: str,
+        summary: dict[str, Any] | None = None,
+    ) -> Transition:
+        command = CompleteRun(
+            run_id, actor, attempt=attempt, reason_code=reason_code, summary=summary or {}
+        )
+        return self.execute(command)
+
+    def fail_by_queue(
+        self,
+        run_id: UUID,
+        *,
+        attempt: int,
+        reason_code: ReasonCode,
+        actor: str,
+        error: str | None = None,
+    ) -> Transition:
+        command = FailByQueue(run_id, actor, attempt=attempt, reason_code=reason_code, error=error)
+        return self.execute(command)
+
+    def reconcile_stale(
+        self,
+        run_id: UUID,
+        *,
+        reason_code: ReasonCode,
+        evidence: dict[str, Any],
+        outcome: Outcome | None = None,
+        observed_last_activity_at: datetime | None = None,
+        actor: str = Actor.RECONCILER,
+    ) -> Transition:
+        command = ReconcileStale(
+            run_id,
+            actor,
+            reason_code=reason_code,
+            evidence=evidence,
+            outcome=outcome,
+            observed_last_activity_at=observed_last_activity_at,
+        )
+        return self.execute(command)
+
+    def record_late_signal(
+        self,
+        run_id: UUID,
+        *,
+        signal: str,
+        attempt: int,
+        actor: str,
+        details: dict[str, Any] | None = None,
+    ) -> Transition:
+        command = RecordLateSignal(
+            run_id, actor, signal=signal, attempt=attempt, details=details or {}
+        )
+        return self.execute(command)
+
+
+# Errors that refuse one command of a batch without touching the others.
+COMMAND_ERRORS = (LedgerError, ValueError)

@@ -1,0 +1,1 @@
+"""The `runledger` command: the composition root that wires ledger, projections, workers and web."""

@@ -1,0 +1,70 @@
+"""`runledger` command line: parses arguments, dispatches, turns known errors into one line.
+
+Each subcommand lives in its own module under runledger.commands with `NAME`, `HELP`,
+`add_arguments(parser)` and `run(args) -> int`. Modules are imported only when needed,
+so `runledger migrate` does not load arq or starlette.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Sequence
+from types import ModuleType
+
+from runledger.errors import describe_error
+
+# name -> module; keep in the order `runledger --help` should list them.
+SUBCOMMANDS: dict[str, str] = {
+    "migrate": "runledger.commands.migrate",
+}
+
+
+def _load(name: str) -> ModuleType:
+    return importlib.import_module(SUBCOMMANDS[name])
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="runledger",
+        description="An event-sourced ledger of background job runs on arq.",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log at DEBUG level")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, module_path in SUBCOMMANDS.items():
+        if only is not None and name != only:
+            # Keep --help complete without importing every module.
+            subparsers.add_parser(name, help=_help_of(module_path))
+            continue
+        module = _load(name)
+        sub = subparsers.add_parser(name, help=module.HELP, description=module.HELP)
+        module.add_arguments(sub)
+    return parser
+
+
+def _help_of(module_path: str) -> str:
+    module = importlib.import_module(module_path)
+    return str(module.HELP)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    chosen = next((a for a in argv if a in SUBCOMMANDS), None)
+    args = build_parser(only=chosen).parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        return int(_load(args.command).run(args))
+    except KeyboardInterrupt:
+        return 130
+    except Exception as error:
+        message = describe_error(error)
+        if message is None:
+            raise
+        print(f"runledger {args.command}: {message}", file=sys.stderr)
+        return 2
