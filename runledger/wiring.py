@@ -35,7 +35,13 @@ def migrate_event_store(settings: DatabaseSettings) -> str:
     return "event store: ready"
 
 
-MIGRATIONS: list[Migration] = [migrate_event_store]
+def migrate_read_models(settings: DatabaseSettings) -> str:
+    from projections.migrate import migrate_read_models as step
+
+    return step(settings)
+
+
+MIGRATIONS: list[Migration] = [migrate_event_store, migrate_read_models]
 
 
 def migrate_all(settings: DatabaseSettings) -> Iterator[str]:

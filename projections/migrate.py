@@ -1,0 +1,13 @@
+"""The `runledger migrate` step that creates the read models' tables."""
+
+from __future__ import annotations
+
+from ledger import DatabaseSettings
+from projections.db import Connection
+from projections.projector import create_tables
+
+
+def migrate_read_models(settings: DatabaseSettings) -> str:
+    with Connection(settings) as conn:
+        create_tables(conn)
+    return "read models: ready"

@@ -1,0 +1,76 @@
+"""A mixed ledger workload with every event type, shared by the projection tests."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from ledger import OperationPolicy, ReasonCode, RunLedger
+
+FAST = OperationPolicy(timeout=30, max_tries=3, stale_queued_after=600, stale_running_after=120)
+SLOW = OperationPolicy(timeout=300, max_tries=5, stale_queued_after=3600, stale_running_after=900)
+W1 = "worker:host-a:101"
+W2 = "worker:host-b:202"
+
+
+def mixed_workload(ledger: RunLedger, rounds: int = 1) -> dict[str, UUID]:
+    """Runs in every state and every ending; returns the last round's run ids by role."""
+    runs: dict[str, UUID] = {}
+    for n in range(rounds):
+        runs = _one_round(ledger, n)
+    return runs
+
+
+def _queue(ledger: RunLedger, workspace: str, kind: str, n: int) -> UUID:
+    policy = FAST if kind == "inventory.sync" else SLOW
+    return ledger.queue(
+        operation_type=kind, workspace=workspace, policy=policy, params_summary={"n": n}
+    ).run_id
+
+
+def _one_round(ledger: RunLedger, n: int) -> dict[str, UUID]:
+    r = {
+        "queued": _queue(ledger, "acme", "inventory.sync", n),
+        "running": _queue(ledger, "acme", "inventory.sync", n),
+        "retried": _queue(ledger, "acme", "report.build", n),
+        "queue_failed": _queue(ledger, "beta", "inventory.sync", n),
+        "stale": _queue(ledger, "beta", "report.build", n),
+        "lost": _queue(ledger, "beta", "inventory.sync", n),
+        "partial": _queue(ledger, "acme", "report.build", n),
+    }
+    ledger.start(r["running"], attempt=1, worker_id=W1, actor=W1)
+    ledger.heartbeat(r["running"], attempt=1, actor=W1, progress={"done": 1, "total": 4})
+    ledger.heartbeat(r["running"], attempt=1, actor=W1, progress={"done": 2, "total": 4})
+    ledger.start(r["retried"], attempt=1, worker_id=W1, actor=W1)
+    ledger.schedule_retry(r["retried"], attempt=1, reason="Retry", defer_seconds=5, actor=W1)
+    ledger.start(r["retried"], attempt=2, worker_id=W2, actor=W2)
+    ledger.complete(
+        r["retried"], attempt=2, reason_code=ReasonCode.JOB_SUCCEEDED, actor=W2, summary={"rows": 9}
+    )
+    ledger.start(r["queue_failed"], attempt=1, worker_id=W2, actor=W2)
+    ledger.fail_by_queue(
+        r["queue_failed"],
+        attempt=1,
+        reason_code=ReasonCode.QUEUE_TIMEOUT,
+        actor=W2,
+        error="TimeoutError()",
+    )
+    # The job's own completion arrives after the queue failed it: recorded, state unchanged.
+    ledger.complete(r["queue_failed"], attempt=1, reason_code=ReasonCode.JOB_SUCCEEDED, actor=W2)
+    ledger.start(r["stale"], attempt=1, worker_id=W1, actor=W1)
+    ledger.reconcile_stale(
+        r["stale"],
+        reason_code=ReasonCode.RECONCILER_STALE_RUNNING,
+        evidence={"previous_status": "running", "arq": "queued"},
+    )
+    ledger.reconcile_stale(
+        r["lost"], reason_code=ReasonCode.RECONCILER_JOB_LOST, evidence={"arq": "not_found"}
+    )
+    ledger.start(r["partial"], attempt=1, worker_id=W1, actor=W1)
+    ledger.complete(
+        r["partial"],
+        attempt=1,
+        reason_code=ReasonCode.JOB_PARTIALLY_SUCCEEDED,
+        actor=W1,
+        summary={"ok": 3, "failed": 1},
+    )
+    return r
