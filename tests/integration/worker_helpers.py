@@ -1,0 +1,81 @@
+"""Running a real LedgerWorker in-process against real Redis, and reading its record."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+from uuid import UUID
+
+from ledger import RunLedger
+from workers import LedgerWorker, OperationRegistry, QueueSettings, build_worker, load_operations
+
+JOBS = "tests.worker_jobs"
+
+
+def served(*, leave_out: tuple[str, ...] = ("wtest.unserved",)) -> OperationRegistry:
+    return OperationRegistry(op for op in load_operations(JOBS) if op.name not in leave_out)
+
+
+def make_worker(
+    ledger: RunLedger, redis_url: str, queue_name: str, **settings: Any
+) -> LedgerWorker:
+    settings = {"burst": True, "poll_delay": 0.01, "handle_signals": False, **settings}
+    return build_worker(served(), ledger, QueueSettings(redis_url, queue_name), **settings)
+
+
+async def run_burst(worker: LedgerWorker) -> None:
+    """Runs the worker until its queue is empty, then closes it (flushing the ledger)."""
+    try:
+        await worker.async_run()
+    finally:
+        await worker.close()
+
+
+def timeline(ledger: RunLedger, run_id: UUID) -> list[tuple[Any, ...]]:
+    """The run's events as (name, attempt, reason) tuples: what the tests assert on."""
+    rows: list[tuple[Any, ...]] = []
+    for event in ledger.run_events(run_id):
+        name = type(event).__name__
+        if name == "Queued":
+            rows.append((name,))
+        elif name == "LateSignalRecorded":
+            rows.append((name, event.attempt, event.signal))
+        elif name == "RetryScheduled":
+            rows.append((name, event.attempt, event.reason))
+        elif name in ("Completed", "QueueFailed", "ReconciledStale"):
+            rows.append((name, getattr(event, "attempt", None), event.reason_code))
+        else:
+            rows.append((name, event.attempt))
+    return rows
+
+
+async def eventually(
+    probe: Callable[[], Any], *, timeout: float = 20.0, every: float = 0.02
+) -> Any:
+    """Polls `probe` (run off the loop) until it returns something truthy, or fails."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = await asyncio.to_thread(probe)
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout} s: {probe}")
+        await asyncio.sleep(every)
+
+
+async def eventually_async(
+    probe: Callable[[], Awaitable[Any]], *, timeout: float = 20.0, every: float = 0.01
+) -> Any:
+    """`eventually` for probes that are coroutines (Redis reads)."""
+    deadline = time.monotonic() + timeout
+    while not (value := await probe()):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout} s: {probe}")
+        await asyncio.sleep(every)
+    return value
+
+
+def has_event(ledger: RunLedger, run_id: UUID, row: tuple[Any, ...]) -> bool:
+    return row in timeline(ledger, run_id)

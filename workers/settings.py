@@ -1,0 +1,68 @@
+"""Where the queue lives: RUNLEDGER_REDIS_URL and RUNLEDGER_QUEUE_NAME, read at the edges."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from arq.connections import ArqRedis, RedisSettings
+from arq.constants import default_queue_name
+
+from ledger import SettingsError
+
+REDIS_URL_VAR = "RUNLEDGER_REDIS_URL"
+QUEUE_NAME_VAR = "RUNLEDGER_QUEUE_NAME"
+JOBS_VAR = "RUNLEDGER_JOBS"
+DEFAULT_REDIS_URL = "redis://localhost:6379/0"
+# Clients fail fast: an enqueue must not hang for arq's 5 x 1 s connection retries.
+CONNECT_TIMEOUT = 3.0
+
+
+@dataclass(frozen=True)
+class QueueSettings:
+    redis_url: str = DEFAULT_REDIS_URL
+    queue_name: str = default_queue_name
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> QueueSettings:
+        environ = os.environ if environ is None else environ
+        settings = cls(
+            redis_url=environ.get(REDIS_URL_VAR) or DEFAULT_REDIS_URL,
+            queue_name=environ.get(QUEUE_NAME_VAR) or default_queue_name,
+        )
+        settings.redis_settings()  # validate now, with a clear message
+        return settings
+
+    def redis_settings(self) -> RedisSettings:
+        try:
+            settings = RedisSettings.from_dsn(self.redis_url)
+        except (RuntimeError, ValueError) as error:
+            raise SettingsError(
+                f"{REDIS_URL_VAR}={self.redis_url!r} is not a Redis URL ({error})",
+                hint="expected redis://HOST[:PORT]/DB",
+            ) from None
+        settings.conn_timeout = int(CONNECT_TIMEOUT)
+        return settings
+
+    def display(self) -> str:
+        settings = self.redis_settings()
+        return (
+            f"redis://{settings.host}:{settings.port}/{settings.database} queue {self.queue_name}"
+        )
+
+    def client(self) -> ArqRedis:
+        """A lazily connecting arq client: nothing is dialled until the first command."""
+        redis: ArqRedis = ArqRedis.from_url(
+            self.redis_url,
+            socket_connect_timeout=CONNECT_TIMEOUT,
+            socket_timeout=CONNECT_TIMEOUT * 2,
+        )
+        redis.default_queue_name = self.queue_name
+        return redis
+
+
+def jobs_from_env(given: str | None, environ: Mapping[str, str] | None = None) -> str | None:
+    """`--jobs` if given, else RUNLEDGER_JOBS."""
+    environ = os.environ if environ is None else environ
+    return given or environ.get(JOBS_VAR) or None

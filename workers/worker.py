@@ -1,0 +1,168 @@
+"""LedgerWorker: an arq Worker that records every ending of every tracked job.
+
+arq's hooks never see a job's result or exception, and none runs for the endings where
+no job code runs. The two places that see every ending are the worker's own
+`finish_job` (arq decided: finished, or re-queued) and `finish_failed_job` (expired,
+undeserializable, aborted before start, unknown function, tries exhausted). This class
+records the ledger transition there, and waits for it to be durable, *before* arq writes
+its result: if the worker dies in between, arq redelivers a job whose run is already
+terminal, and the next attempt is skipped with a LateSignalRecorded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+from signal import Signals
+from typing import Any
+
+from arq.cron import CronJob
+from arq.jobs import deserialize_result
+from arq.worker import Worker
+
+from ledger import Actor, GroupCommitter, RunLedger
+from workers.errors import TimingViolationError
+from workers.execution import TRACKER_KEY, arq_function
+from workers.operations import OperationRegistry
+from workers.settings import QueueSettings
+from workers.timing import ARQ_DEFAULT_JOB_TIMEOUT, TimingReport, check_timing
+from workers.tracking import JobTracker
+
+log = logging.getLogger(__name__)
+
+
+def cron_jobs_for(operations: OperationRegistry) -> list[CronJob]:
+    """The cron jobs every runledger worker runs beside its operations.
+
+    The place for the stale-run reconciler (its own issue): return its `arq.cron(...)`
+    here. Their timeouts count in the redelivery window the timing guard checks.
+    """
+    del operations
+    return []
+
+
+class LedgerWorker(Worker):
+    def __init__(
+        self,
+        operations: OperationRegistry,
+        tracker: JobTracker,
+        *,
+        cron_jobs: list[CronJob] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        ctx = {**kwargs.pop("ctx", {}), TRACKER_KEY: tracker}
+        kwargs.setdefault("allow_abort_jobs", True)
+        # Bridging relies on arq's default: re-queue on Retry and on cancellation.
+        kwargs["retry_jobs"] = True
+        super().__init__(
+            functions=[arq_function(op) for op in operations],
+            cron_jobs=cron_jobs,
+            ctx=ctx,
+            **kwargs,
+        )
+        self.operations = operations
+        self.tracker = tracker
+        # The wrapper tells an abort from a timeout by this set (the same object arq fills).
+        tracker.aborting = self.aborting_tasks
+        self.shutting_down = False
+
+    def handle_sig(self, signum: Signals) -> None:
+        self.shutting_down = True
+        super().handle_sig(signum)
+
+    def handle_sig_wait_for_completion(self, signum: Signals) -> None:
+        self.shutting_down = True
+        super().handle_sig_wait_for_completion(signum)
+
+    async def finish_job(
+        self,
+        job_id: str,
+        finish: bool,
+        result_data: bytes | None,
+        result_timeout_s: float | None,
+        keep_result_forever: bool,
+        incr_score: int | None,
+        keep_in_progress: float | None,
+    ) -> None:
+        await self.tracker.record_end(job_id, finished=finish, shutting_down=self.shutting_down)
+        await super().finish_job(
+            job_id,
+            finish,
+            result_data,
+            result_timeout_s,
+            keep_result_forever,
+            incr_score,
+            keep_in_progress,
+        )
+
+    async def finish_failed_job(self, job_id: str, result_data: bytes | None) -> None:
+        try:
+            result = deserialize_result(result_data or b"", deserializer=self.job_deserializer)
+        except Exception:
+            log.warning("job %s failed in the queue; its result is unreadable", job_id)
+        else:
+            await self.tracker.record_queue_failure(job_id, result.result, result.job_try)
+        await super().finish_failed_job(job_id, result_data)
+
+    async def close(self) -> None:
+        try:
+            await super().close()
+        finally:
+            # Flush what jobs submitted last (bounded), off the event loop.
+            await asyncio.to_thread(self.tracker.close)
+
+    def timing_report(self) -> TimingReport:
+        return timing_report(self.operations, self.cron_jobs, self.job_timeout_s)
+
+
+def timing_report(
+    operations: OperationRegistry,
+    cron_jobs: list[CronJob],
+    job_timeout: float | None = ARQ_DEFAULT_JOB_TIMEOUT,
+) -> TimingReport:
+    return check_timing(
+        list(operations),
+        other_timeouts=[c.timeout_s for c in cron_jobs],
+        job_timeout=job_timeout,
+    )
+
+
+def worker_actor() -> tuple[str, str]:
+    """This process's actor (`worker:HOST:PID`) and worker id (`HOST:PID`)."""
+    host, pid = socket.gethostname(), os.getpid()
+    return Actor.worker(host, pid), f"{host}:{pid}"
+
+
+def build_worker(
+    operations: OperationRegistry,
+    ledger: RunLedger,
+    queue: QueueSettings,
+    *,
+    heartbeat_interval: float = 1.0,
+    cron_jobs: list[CronJob] | None = None,
+    **worker_settings: Any,
+) -> LedgerWorker:
+    """A LedgerWorker for these operations; refuses (TimingViolationError) a misaligned one.
+
+    `worker_settings` are arq's own (burst, max_jobs, poll_delay, handle_signals...).
+    """
+    crons = cron_jobs_for(operations) if cron_jobs is None else cron_jobs
+    job_timeout = worker_settings.get("job_timeout", ARQ_DEFAULT_JOB_TIMEOUT)
+    report = timing_report(operations, crons, job_timeout)
+    if not report.ok:
+        raise TimingViolationError(
+            "\n".join(report.lines()), hint="the worker refuses to start until fixed"
+        )
+    actor, worker_id = worker_actor()
+    tracker = JobTracker(
+        GroupCommitter(ledger),
+        actor=actor,
+        worker_id=worker_id,
+        heartbeat_interval=heartbeat_interval,
+    )
+    worker_settings.setdefault("redis_settings", queue.redis_settings())
+    return LedgerWorker(
+        operations, tracker, cron_jobs=crons, queue_name=queue.queue_name, **worker_settings
+    )
