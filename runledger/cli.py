@@ -19,6 +19,9 @@ from runledger.errors import describe_error
 # name -> module; keep in the order `runledger --help` should list them.
 SUBCOMMANDS: dict[str, str] = {
     "migrate": "runledger.commands.migrate",
+    "worker": "runledger.commands.worker",
+    "enqueue": "runledger.commands.enqueue",
+    "check": "runledger.commands.check",
 }
 
 
