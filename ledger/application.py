@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -73,12 +74,19 @@ class RunLedger(Application[UUID]):
         create_tables: bool = False,
         clock: Clock = utcnow,
         conflict_tries: int = DEFAULT_CONFLICT_TRIES,
+        cache_size: int = 0,
         env: dict[str, str] | None = None,
     ) -> None:
+        """`cache_size` > 0 keeps that many runs in memory between commands (a worker's
+        Started then Completed read the store once, not twice). Another process's write
+        to a cached run makes the next save conflict; the run is then evicted and
+        reloaded, so the cache is never trusted past a conflict."""
         self.settings = settings or DatabaseSettings.from_env()
         self.clock = clock
         self.conflict_tries = conflict_tries
         merged = self.settings.eventsourcing_env(create_table=create_tables)
+        if cache_size > 0:
+            merged.update(AGGREGATE_CACHE_MAXSIZE=str(cache_size), AGGREGATE_CACHE_FASTFORWARD="n")
         merged.update(env or {})
         super().__init__(env=merged)
 
@@ -149,6 +157,7 @@ class RunLedger(Application[UUID]):
             try:
                 self.save(run)
             except IntegrityError:
+                self._forget(command.run_id)
                 continue
             return Transition(command, effect, run.state())
         raise ConflictRetriesExhaustedError(command.run_id, self.conflict_tries)
@@ -176,8 +185,17 @@ class RunLedger(Application[UUID]):
             try:
                 self.save(*dirty)
             except IntegrityError:
+                for run_id in runs:
+                    self._forget(run_id)
                 return [self._execute_alone(c) for c in commands]
         return results
+
+    def _forget(self, run_id: UUID) -> None:
+        """Drops a cached run that another writer has moved on from."""
+        cache = self.repository.cache
+        if cache is not None:
+            with contextlib.suppress(KeyError):
+                cache.get(run_id, evict=True)
 
     def _execute_alone(self, command: RunCommand) -> Transition | Exception:
         try:

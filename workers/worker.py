@@ -22,7 +22,7 @@ from arq.cron import CronJob
 from arq.jobs import deserialize_result
 from arq.worker import Worker
 
-from ledger import Actor, GroupCommitter, RunLedger
+from ledger import Actor, DatabaseSettings, GroupCommitter, RunLedger
 from workers.errors import TimingViolationError
 from workers.execution import TRACKER_KEY, arq_function
 from workers.operations import OperationRegistry
@@ -31,6 +31,18 @@ from workers.timing import ARQ_DEFAULT_JOB_TIMEOUT, TimingReport, check_timing
 from workers.tracking import JobTracker
 
 log = logging.getLogger(__name__)
+
+# Runs a worker's ledger keeps in memory (RunLedger cache_size): enough for every job in
+# flight to read its run once at Started and reuse it at its ending.
+WORKER_CACHE_SIZE = 10_000
+# No pre-ping on the worker's pool: it doubled the round trips of every ledger write, and
+# the GroupCommitter already retries a write that met a connection a restart killed.
+WORKER_LEDGER_ENV = {"POSTGRES_PRE_PING": "n"}
+
+
+def worker_ledger(settings: DatabaseSettings) -> RunLedger:
+    """The RunLedger a worker writes through (all its writes go via one GroupCommitter)."""
+    return RunLedger(settings, cache_size=WORKER_CACHE_SIZE, env=dict(WORKER_LEDGER_ENV))
 
 
 def cron_jobs_for(operations: OperationRegistry) -> list[CronJob]:

@@ -12,11 +12,10 @@ import sys
 
 from arq.connections import create_pool
 
-from ledger import RunLedger
 from runledger.wiring import settings_from_env
 from workers import QueueSettings, build_worker, load_operations
 from workers.settings import jobs_from_env
-from workers.worker import cron_jobs_for, timing_report
+from workers.worker import cron_jobs_for, timing_report, worker_ledger
 
 NAME = "worker"
 HELP = "run an arq worker for the operations of --jobs, recording every run's transitions"
@@ -53,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
         )
         return 1
     queue = QueueSettings.from_env()
-    ledger = RunLedger(settings_from_env())
+    ledger = worker_ledger(settings_from_env())
     try:
         ledger.recorder.max_notification_id()  # the store answers and is migrated
         loop = asyncio.new_event_loop()

@@ -1,0 +1,58 @@
+"""A RunLedger with a run cache (what workers use) never trusts the cache past a conflict."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from ledger import (
+    CompleteRun,
+    DatabaseSettings,
+    Effect,
+    OperationPolicy,
+    ReasonCode,
+    RunLedger,
+    StartRun,
+)
+
+WORKER = "worker:host:1"
+
+
+@pytest.fixture
+def cached(migrated_url: str) -> Iterator[RunLedger]:
+    app = RunLedger(DatabaseSettings.from_url(migrated_url), cache_size=100)
+    yield app
+    app.close()
+
+
+def test_a_cached_run_ended_by_another_process_meanwhile_records_a_late_signal(
+    cached: RunLedger, ledger: RunLedger
+) -> None:
+    run_id = ledger.queue(
+        operation_type="t", workspace="w", policy=OperationPolicy(timeout=5)
+    ).run_id
+    cached.execute(StartRun(run_id, WORKER, attempt=1, worker_id="host:1"))
+    # Another process (the reconciler) ends the run behind the cache's back.
+    ledger.reconcile_stale(run_id, reason_code=ReasonCode.RECONCILER_STALE_RUNNING, evidence={})
+    done = cached.execute(
+        CompleteRun(run_id, WORKER, attempt=1, reason_code=ReasonCode.JOB_SUCCEEDED)
+    )
+    assert done.effect is Effect.LATE
+    assert done.run.reason_code == "reconciler.stale_running"
+    assert [type(e).__name__ for e in ledger.run_events(run_id)][-1] == ("LateSignalRecorded")
+
+
+def test_a_batch_that_meets_a_conflict_reloads_every_run_it_cached(
+    cached: RunLedger, ledger: RunLedger
+) -> None:
+    policy = OperationPolicy(timeout=5)
+    a, b = (ledger.queue(operation_type="t", workspace="w", policy=policy).run_id for _ in "ab")
+    cached.execute_many([StartRun(r, WORKER, attempt=1, worker_id="host:1") for r in (a, b)])
+    ledger.start(a, attempt=2, worker_id="other:2", actor="worker:other:2")
+    results = cached.execute_many(
+        [CompleteRun(r, WORKER, attempt=1, reason_code=ReasonCode.JOB_SUCCEEDED) for r in (a, b)]
+    )
+    assert [r.effect for r in results] == [Effect.APPLIED, Effect.APPLIED]  # type: ignore[union-attr]
+    assert ledger.state(a).attempts == 2
+    assert ledger.state(b).is_terminal and ledger.state(a).is_terminal
