@@ -23,7 +23,9 @@ from uuid import UUID
 
 from ledger import Outcome, ReasonCode, RunState, stale_reason, stale_threshold
 
-DEFAULT_GRACE_SECONDS = 30.0
+# Long enough for the client's enqueue that follows `Queued` (milliseconds when Redis is
+# up); a run still without any arq trace after it was never enqueued.
+DEFAULT_GRACE_SECONDS = 10.0
 
 
 class ArqJobState(StrEnum):

@@ -54,8 +54,11 @@ from workers.reconcile_rules import (
     Decision,
     decide,
 )
+from workers.timing import ARQ_REDELIVERY_EXTRA, SAFETY_MARGIN
 
 log = logging.getLogger(__name__)
+# No threshold the timing guard accepts is shorter: arq's redelivery extra + the margin.
+MIN_STALE_THRESHOLD = ARQ_REDELIVERY_EXTRA + SAFETY_MARGIN
 COMMIT_BATCH = 100
 
 
@@ -133,7 +136,9 @@ class Reconciler:
         """One pass over the stale candidates; with dry_run, decides but appends nothing."""
         now = self.clock()
         report = ReconcileReport(dry_run=dry_run)
-        idle_since = now - timedelta(seconds=self.grace)
+        # Every run past its threshold must be a candidate even when the grace is longer
+        # than that threshold; the timing guard keeps thresholds above MIN_STALE_THRESHOLD.
+        idle_since = now - timedelta(seconds=min(self.grace, MIN_STALE_THRESHOLD))
         rows = await asyncio.to_thread(
             self.candidates.reconcile_candidates, idle_since, self.page_size
         )
