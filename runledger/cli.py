@@ -22,6 +22,9 @@ SUBCOMMANDS: dict[str, str] = {
     "worker": "runledger.commands.worker",
     "enqueue": "runledger.commands.enqueue",
     "check": "runledger.commands.check",
+    "project": "runledger.commands.project",
+    "replay": "runledger.commands.replay",
+    "reconcile": "runledger.commands.reconcile",
 }
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from uuid import UUID
+from uuid import UUID, uuid4
 
 from ledger import OperationPolicy, ReasonCode, RunLedger
 
@@ -74,3 +74,31 @@ def _one_round(ledger: RunLedger, n: int) -> dict[str, UUID]:
         summary={"ok": 3, "failed": 1},
     )
     return r
+
+
+def bulk_runs(ledger: RunLedger, runs: int, per_save: int = 250) -> None:
+    """Many completed runs (four events each), saved many aggregates per transaction."""
+    from datetime import timedelta
+
+    from ledger import OperationRun, utcnow
+
+    start = utcnow()
+    for first in range(0, runs, per_save):
+        batch = []
+        for n in range(first, min(first + per_save, runs)):
+            at = start + timedelta(milliseconds=n)
+            run = OperationRun.queue(
+                run_id=uuid4(),
+                workspace=f"ws{n % 3}",
+                operation_type="bulk.op",
+                policy=FAST,
+                actor="system",
+                at=at,
+            )
+            run.start(attempt=1, worker_id=W1, actor=W1, at=at)
+            run.heartbeat(attempt=1, progress={"n": n}, actor=W1, at=at)
+            run.complete(
+                attempt=1, reason_code=ReasonCode.JOB_SUCCEEDED, summary={}, actor=W1, at=at
+            )
+            batch.append(run)
+        ledger.save(*batch)

@@ -1,0 +1,114 @@
+"""Rebuilding every read model from the event store, beside the live ones, then swapping.
+
+Monitoring stays online throughout: the rebuild fills shadow tables (`<table>__rebuild`)
+while the live tables keep serving (and the projector keeps updating them), then one
+transaction drops the live tables, renames the shadows into their place and sets the
+tracking position to the last event the rebuild folded in. A projector running
+meanwhile simply continues from that position on the new tables.
+
+The rebuild uses the same fold as the projector (so its result equals the incremental
+one) but keeps every run in memory and bulk-loads rows (COPY on PostgreSQL), building
+indexes once at the end: that is what makes it fast.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from ledger import DatabaseSettings
+from projections import audit as audit_log
+from projections import runs_index, stats, timeline, tracking
+from projections.db import Connection
+from projections.events import EventLog
+from projections.projector import READ_MODELS, RunFolder
+from projections.schema import REBUILD_SUFFIX, Table
+
+Progress = Callable[[int, int], None]  # (events folded so far, events expected in all)
+
+
+@dataclass(frozen=True)
+class ReplayResult:
+    events: int
+    runs: int
+    position: int
+    seconds: float
+
+    @property
+    def rate(self) -> float:
+        return self.events / self.seconds if self.seconds else 0.0
+
+
+def replay(
+    settings: DatabaseSettings, *, batch_size: int = 20_000, progress: Progress | None = None
+) -> ReplayResult:
+    """Rebuilds the runs index, timeline, audit log and stats, then swaps them in."""
+    started = time.perf_counter()
+    log = EventLog(settings)
+    with Connection(settings, autocommit=True) as conn:
+        _create_shadows(conn)
+        expected = log.count_after(conn, 0)
+        folder, position, events = _fold_all(conn, log, batch_size, expected, progress)
+        with conn.transaction():
+            runs_index.insert_all(conn, folder.runs.values(), REBUILD_SUFFIX)
+            stats.insert_counts(conn, (r.stats_key() for r in folder.runs.values()), REBUILD_SUFFIX)
+        if conn.is_postgres:  # built once, after the bulk load, under their shadow names
+            for table in READ_MODELS:
+                for statement in table.index_sql(REBUILD_SUFFIX, REBUILD_SUFFIX):
+                    conn.execute(statement)
+        _swap(conn, position)
+    return ReplayResult(events, len(folder.runs), position, time.perf_counter() - started)
+
+
+def _create_shadows(conn: Connection) -> None:
+    with conn.transaction():
+        for table in READ_MODELS:
+            conn.execute(f"DROP TABLE IF EXISTS {{s}}{table.name}{REBUILD_SUFFIX}")
+            table.create(conn, REBUILD_SUFFIX, with_indexes=False)
+
+
+def _fold_all(
+    conn: Connection, log: EventLog, batch_size: int, expected: int, progress: Progress | None
+) -> tuple[RunFolder, int, int]:
+    folder = RunFolder()
+    position = events = 0
+    # Up to the head seen now: under a steady stream of writes the rebuild still ends,
+    # and the projector carries on from where it stopped.
+    head = log.head(conn)
+    while batch := [e for e in log.read(conn, position, batch_size) if e.position <= head]:
+        folder.fold(batch)
+        timeline_rows, audit_rows = folder.take_rows()
+        with conn.transaction():
+            timeline.insert(conn, timeline_rows, REBUILD_SUFFIX)
+            audit_log.insert(conn, audit_rows, REBUILD_SUFFIX)
+        position = batch[-1].position
+        events += len(batch)
+        if progress:
+            progress(events, max(expected, events))
+    return folder, position, events
+
+
+def _swap(conn: Connection, position: int) -> None:
+    """Puts the shadow tables in the live ones' place, atomically, at `position`."""
+    with conn.transaction():
+        tracking.TABLE.create(conn)
+        tracking.lock_position(conn)  # waits for a running projector's batch to commit
+        for table in READ_MODELS:
+            _swap_table(conn, table)
+        tracking.set_position(conn, position)
+
+
+def _swap_table(conn: Connection, table: Table) -> None:
+    shadow = f"{table.name}{REBUILD_SUFFIX}"
+    conn.execute(f"DROP TABLE IF EXISTS {{s}}{table.name}")
+    conn.execute(f"ALTER TABLE {{s}}{shadow} RENAME TO {table.name}")
+    if not conn.is_postgres:
+        # SQLite cannot rename an index: build them now. Readers keep their WAL
+        # snapshot of the old tables meanwhile; only writers wait.
+        for statement in table.index_sql():
+            conn.execute(statement)
+        return
+    conn.execute(f'ALTER INDEX {{s}}"{shadow}_pkey" RENAME TO "{table.name}_pkey"')
+    for old, new in zip(table.index_names(REBUILD_SUFFIX), table.index_names(), strict=True):
+        conn.execute(f"ALTER INDEX {{s}}{old} RENAME TO {new}")
