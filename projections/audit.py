@@ -11,7 +11,6 @@ from typing import Any
 
 from projections.db import Connection
 from projections.events import LedgerEvent
-from projections.runs_index import canonical_json
 from projections.schema import Index, Table
 
 TABLE = Table(
@@ -37,7 +36,7 @@ def action_of(kind: str) -> str:
     return f"run.{kind}"
 
 
-def row(event: LedgerEvent, workspace: str) -> tuple[Any, ...]:
+def row(event: LedgerEvent, workspace: str, details: str) -> tuple[Any, ...]:
     return (
         event.position,
         event.at,
@@ -45,7 +44,7 @@ def row(event: LedgerEvent, workspace: str) -> tuple[Any, ...]:
         action_of(event.kind),
         workspace,
         event.run_id,
-        canonical_json(event.data),
+        details,
     )
 
 

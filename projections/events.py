@@ -94,8 +94,12 @@ def decode(
 
 
 def _run_id(originator_id: Any) -> str:
-    if isinstance(originator_id, str) and len(originator_id) == 36:
-        return originator_id
+    if isinstance(originator_id, str):
+        if len(originator_id) == 36:
+            return originator_id  # PostgreSQL's uuid as text
+        if len(originator_id) == 32:  # SQLite's hex: slicing is 4x cheaper than UUID()
+            h = originator_id.lower()
+            return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
     return str(originator_id if isinstance(originator_id, UUID) else UUID(str(originator_id)))
 
 

@@ -45,8 +45,9 @@ class RunFolder:
             if run is not None:
                 runs[event.run_id] = run
                 self.touched.add(event.run_id)
-            self.timeline_rows.append(timeline.row(event))
-            self.audit_rows.append(audit.row(event, run.workspace if run else ""))
+            details = runs_index.canonical_json(event.data)
+            self.timeline_rows.append(timeline.row(event, details))
+            self.audit_rows.append(audit.row(event, run.workspace if run else "", details))
 
     def take_rows(self) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
         rows = (self.timeline_rows, self.audit_rows)

@@ -140,8 +140,12 @@ class RunRecord:
         return cls(**values)
 
 
+# One encoder, built once: json.dumps with non-default options builds one per call.
+_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 def canonical_json(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return _ENCODER.encode(value)
 
 
 def queued(event: LedgerEvent) -> RunRecord:

@@ -7,7 +7,6 @@ from typing import Any
 
 from projections.db import Connection
 from projections.events import LedgerEvent
-from projections.runs_index import canonical_json
 from projections.schema import Table
 
 TABLE = Table(
@@ -26,7 +25,8 @@ TABLE = Table(
 )
 
 
-def row(event: LedgerEvent) -> tuple[Any, ...]:
+def row(event: LedgerEvent, details: str) -> tuple[Any, ...]:
+    """`details` is the event's data as canonical JSON (encoded once per event)."""
     attempt = event.data.get("attempt")
     return (
         event.run_id,
@@ -36,7 +36,7 @@ def row(event: LedgerEvent) -> tuple[Any, ...]:
         event.kind,
         event.actor,
         attempt if isinstance(attempt, int) else None,
-        canonical_json(event.data),
+        details,
     )
 
 
