@@ -8,7 +8,8 @@ an orphaned run from the reconciler.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+import os
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
@@ -30,7 +31,9 @@ DEFAULT_INTERVAL_SECONDS = 30
 DEFAULT_TIMEOUT_SECONDS = 30.0  # for a worker that serves no operation
 INTERVAL_VAR = "RUNLEDGER_RECONCILE_INTERVAL"
 CRON_NAME = "runledger:reconcile"
-RECONCILER_KEY = "runledger_reconciler"
+# Where a worker's ctx holds the stores the reconciler cron job connects to.
+SETTINGS_KEY = "runledger_database_settings"
+QUEUE_KEY = "runledger_queue_settings"
 
 
 class CaughtUpCandidates:
@@ -55,7 +58,7 @@ async def open_reconciler(
     *,
     grace: float = DEFAULT_GRACE_SECONDS,
     redis: Redis | None = None,
-) -> Any:
+) -> AsyncIterator[Reconciler]:
     """A Reconciler with its own ledger, read-model connection and (unless given) Redis."""
     ledger = RunLedger(settings)
     candidates = CaughtUpCandidates(settings)
@@ -69,6 +72,18 @@ async def open_reconciler(
             await client.aclose()
 
 
+def interval_from_env(environ: Mapping[str, str] | None = None) -> int:
+    """RUNLEDGER_RECONCILE_INTERVAL (seconds between passes), default 30."""
+    environ = os.environ if environ is None else environ
+    raw = environ.get(INTERVAL_VAR) or str(DEFAULT_INTERVAL_SECONDS)
+    try:
+        interval = int(raw)
+    except ValueError:
+        raise PolicyError(f"{INTERVAL_VAR}={raw!r} is not a whole number of seconds") from None
+    cron_seconds(interval)  # validate now, with the rule in the message
+    return interval
+
+
 def cron_seconds(interval: int) -> set[int]:
     """The seconds of each minute a reconcile pass starts at; `interval` must divide 60."""
     if interval < 1 or 60 % interval:
@@ -79,8 +94,6 @@ def cron_seconds(interval: int) -> set[int]:
 
 
 def reconcile_cron_job(
-    settings: DatabaseSettings,
-    queue: QueueSettings,
     *,
     operation_timeouts: Sequence[float],
     interval: int = DEFAULT_INTERVAL_SECONDS,
@@ -96,6 +109,8 @@ def reconcile_cron_job(
     seconds = cron_seconds(interval)
 
     async def reconcile_stale_runs(ctx: dict[str, Any]) -> dict[str, Any]:
+        settings: DatabaseSettings = ctx[SETTINGS_KEY]
+        queue: QueueSettings = ctx[QUEUE_KEY]
         async with open_reconciler(settings, queue, grace=grace, redis=ctx["redis"]) as reconciler:
             report: ReconcileReport = await reconciler.run_once()
         return {"checked": report.checked, "healed": len(report.healed)}

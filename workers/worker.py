@@ -26,6 +26,7 @@ from ledger import Actor, DatabaseSettings, GroupCommitter, RunLedger
 from workers.errors import TimingViolationError
 from workers.execution import TRACKER_KEY, arq_function
 from workers.operations import OperationRegistry
+from workers.reconcile_cron import QUEUE_KEY, SETTINGS_KEY, interval_from_env, reconcile_cron_job
 from workers.settings import QueueSettings
 from workers.timing import ARQ_DEFAULT_JOB_TIMEOUT, TimingReport, check_timing
 from workers.tracking import JobTracker
@@ -45,14 +46,17 @@ def worker_ledger(settings: DatabaseSettings) -> RunLedger:
     return RunLedger(settings, cache_size=WORKER_CACHE_SIZE, env=dict(WORKER_LEDGER_ENV))
 
 
-def cron_jobs_for(operations: OperationRegistry) -> list[CronJob]:
-    """The cron jobs every runledger worker runs beside its operations.
-
-    The place for the stale-run reconciler (its own issue): return its `arq.cron(...)`
-    here. Their timeouts count in the redelivery window the timing guard checks.
+def cron_jobs_for(
+    operations: OperationRegistry, reconcile_interval: int | None = None
+) -> list[CronJob]:
+    """The cron jobs every runledger worker runs beside its operations: the stale-run
+    reconciler, every RUNLEDGER_RECONCILE_INTERVAL seconds (unique per tick, so a fleet
+    runs one pass per tick). Their timeouts count in the redelivery window the timing
+    guard checks; the reconciler's is the longest operation timeout, so it adds nothing.
     """
-    del operations
-    return []
+    timeouts = [op.policy.timeout for op in operations if op.policy.timeout is not None]
+    interval = reconcile_interval or interval_from_env()
+    return [reconcile_cron_job(operation_timeouts=timeouts, interval=interval)]
 
 
 class LedgerWorker(Worker):
@@ -160,7 +164,10 @@ def build_worker(
 
     `worker_settings` are arq's own (burst, max_jobs, poll_delay, handle_signals...).
     """
-    crons = cron_jobs_for(operations) if cron_jobs is None else cron_jobs
+    if cron_jobs is None:
+        # A burst worker drains the queue and exits; a cron job would keep refilling it.
+        cron_jobs = [] if worker_settings.get("burst") else cron_jobs_for(operations)
+    crons = cron_jobs
     job_timeout = worker_settings.get("job_timeout", ARQ_DEFAULT_JOB_TIMEOUT)
     report = timing_report(operations, crons, job_timeout)
     if not report.ok:
@@ -176,5 +183,11 @@ def build_worker(
     )
     worker_settings.setdefault("redis_settings", queue.redis_settings())
     return LedgerWorker(
-        operations, tracker, cron_jobs=crons, queue_name=queue.queue_name, **worker_settings
+        operations,
+        tracker,
+        cron_jobs=crons,
+        queue_name=queue.queue_name,
+        # What the reconciler cron job connects to: this worker's own stores.
+        ctx={SETTINGS_KEY: ledger.settings, QUEUE_KEY: queue},
+        **worker_settings,
     )

@@ -21,7 +21,14 @@ def served(*, leave_out: tuple[str, ...] = ("wtest.unserved",)) -> OperationRegi
 def make_worker(
     ledger: RunLedger, redis_url: str, queue_name: str, **settings: Any
 ) -> LedgerWorker:
-    settings = {"burst": True, "poll_delay": 0.01, "handle_signals": False, **settings}
+    # No reconciler cron: these tests are about one job's path (the cron has its own e2e).
+    settings = {
+        "burst": True,
+        "poll_delay": 0.01,
+        "handle_signals": False,
+        "cron_jobs": [],
+        **settings,
+    }
     return build_worker(served(), ledger, QueueSettings(redis_url, queue_name), **settings)
 
 
