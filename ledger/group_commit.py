@@ -16,7 +16,7 @@ import logging
 import queue
 import threading
 import time
-from concurrent.futures import Future
+from concurrent.futures import Future, InvalidStateError
 from dataclasses import dataclass, field, replace
 
 from eventsourcing.persistence import (
@@ -108,7 +108,15 @@ class GroupCommitter:
                     stopping = True
                     break
                 batch.append(item)
-            self._commit(batch)
+            try:
+                self._commit(batch)
+            except BaseException as error:  # never let the writer thread die
+                log.exception("group commit failed unexpectedly")
+                for pending in batch:
+                    _settle(
+                        pending.future,
+                        error if isinstance(error, Exception) else RuntimeError(error),
+                    )
 
     def _commit(self, batch: list[_Pending]) -> None:
         delay = self.first_backoff
@@ -121,22 +129,35 @@ class GroupCommitter:
                     time.sleep(delay)
                     delay = min(delay * 2, self.max_backoff)
                     continue
+                if len(batch) > 1:
+                    # One command may be what fails (say, a value that cannot be encoded):
+                    # each on its own, so it fails alone and the others commit.
+                    for pending in batch:
+                        self._commit([pending])
+                    return
                 failure = error
                 if isinstance(error, PersistenceError) and not isinstance(error, _PERMANENT):
                     failure = StoreUnavailableError(f"event store still failing: {error}")
-                for pending in batch:
-                    pending.future.set_exception(failure)
+                _settle(batch[0].future, failure)
                 return
             self.batches_committed += 1
             self.commands_committed += len(batch)
             for pending, result in zip(batch, results, strict=True):
-                if isinstance(result, Exception):
-                    pending.future.set_exception(result)
-                else:
-                    pending.future.set_result(result)
+                _settle(pending.future, result)
             return
 
     def _can_retry(self, error: Exception) -> bool:
         if not isinstance(error, PersistenceError) or isinstance(error, _PERMANENT):
             return False
         return self._give_up_at is None or time.monotonic() < self._give_up_at
+
+
+def _settle(future: Future[Transition], result: Transition | Exception) -> None:
+    """Resolves a caller's future; one the caller cancelled meanwhile is left as it is."""
+    try:
+        if isinstance(result, Exception):
+            future.set_exception(result)
+        else:
+            future.set_result(result)
+    except InvalidStateError:
+        pass  # cancelled by its caller: the command itself was still applied or refused

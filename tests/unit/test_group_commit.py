@@ -90,3 +90,42 @@ def test_the_signal_time_is_fixed_when_submitted_not_when_retried() -> None:
     with GroupCommitter(ledger) as committer:
         transition = committer.submit(start()).result(timeout=10)
     assert transition.command.at == NOW
+
+
+class PoisonLedger(FakeLedger):
+    """Refuses, like a failing JSON encoder, any batch holding the poisoned run."""
+
+    def __init__(self, poisoned: uuid.UUID) -> None:
+        super().__init__()
+        self.poisoned = poisoned
+
+    def execute_many(self, commands: Sequence[RunCommand]) -> list[Transition | Exception]:
+        if any(c.run_id == self.poisoned for c in commands):
+            raise TypeError("Object of type set is not JSON serializable")
+        return super().execute_many(commands)
+
+
+def test_a_command_that_cannot_be_saved_fails_alone_and_the_rest_of_its_batch_commits() -> None:
+    bad = start()
+    ledger = PoisonLedger(bad.run_id)
+    ledger.gate.clear()
+    committer = GroupCommitter(ledger)
+    good = [committer.submit(start(i)) for i in range(5)]
+    poisoned = committer.submit(bad)
+    ledger.gate.set()
+    assert all(f.result(timeout=10).effect is Effect.APPLIED for f in good)
+    with pytest.raises(TypeError):
+        poisoned.result(timeout=10)
+    committer.close()
+
+
+def test_a_future_its_caller_cancelled_does_not_stop_the_writer() -> None:
+    ledger = FakeLedger()
+    ledger.gate.clear()
+    committer = GroupCommitter(ledger)
+    abandoned = committer.submit(start())
+    assert abandoned.cancel()
+    ledger.gate.set()
+    later = committer.submit(start(1))
+    assert later.result(timeout=10).effect is Effect.APPLIED
+    committer.close()
