@@ -5,7 +5,10 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 RUNLEDGER = str(Path(sys.executable).with_name("runledger"))
@@ -47,3 +50,12 @@ def one_clear_line(stderr: str) -> str:
     lines = [line for line in stderr.splitlines() if line.strip()]
     assert len(lines) == 1, stderr
     return lines[0]
+
+
+def wait_for(probe: Callable[[], Any], timeout: float, what: str) -> Any:
+    """Polls `probe` until it returns something truthy; fails naming `what` past `timeout`."""
+    deadline = time.monotonic() + timeout
+    while not (value := probe()):
+        assert time.monotonic() < deadline, f"no {what} within {timeout} s"
+        time.sleep(0.05)
+    return value

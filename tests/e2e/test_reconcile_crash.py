@@ -14,62 +14,25 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Callable, Iterator
 from typing import Any
 from uuid import UUID
 
 import pytest
 
-from ledger import DatabaseSettings, RunLedger
-from runledger.wiring import migrate_all
-from tests.e2e.cli import runledger, spawn
+from ledger import RunLedger
+from tests.e2e.cli import runledger, spawn, wait_for
 
+JOBS = "tests.e2e_reconcile_jobs"
+EXTRA_ENV = {"RUNLEDGER_RECONCILE_INTERVAL": "1"}
 pytestmark = pytest.mark.timeout(120)
 STALE_RUNNING_AFTER = 22  # tests/e2e_reconcile_jobs.py
 
 
-@pytest.fixture
-def env(postgres_url: str, redis_server: str, queue_name: str) -> dict[str, str]:
-    list(migrate_all(DatabaseSettings.from_url(postgres_url)))
-    return {
-        "RUNLEDGER_DATABASE_URL": postgres_url,
-        "RUNLEDGER_REDIS_URL": redis_server,
-        "RUNLEDGER_QUEUE_NAME": queue_name,
-        "RUNLEDGER_JOBS": "tests.e2e_reconcile_jobs",
-        "RUNLEDGER_RECONCILE_INTERVAL": "1",
-    }
-
-
-@pytest.fixture
-def ledger(env: dict[str, str]) -> Iterator[RunLedger]:
-    app = RunLedger(DatabaseSettings.from_url(env["RUNLEDGER_DATABASE_URL"]))
-    yield app
-    app.close()
-
-
-@pytest.fixture
-def workers() -> Iterator[list[subprocess.Popen[str]]]:
-    started: list[subprocess.Popen[str]] = []
-    yield started
-    for process in started:
-        if process.poll() is None:
-            process.kill()
-        process.communicate(timeout=10)
-
-
-def events(ledger: RunLedger, run_id: UUID) -> list[tuple[Any, ...]]:
+def events(env_ledger: RunLedger, run_id: UUID) -> list[tuple[Any, ...]]:
     return [
         (type(e).__name__, getattr(e, "attempt", None), getattr(e, "reason_code", None))
-        for e in ledger.run_events(run_id)
+        for e in env_ledger.run_events(run_id)
     ]
-
-
-def wait_for(probe: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while not (value := probe()):
-        assert time.monotonic() < deadline, f"no {what} within {timeout} s"
-        time.sleep(0.1)
-    return value
 
 
 def reconcile(env: dict[str, str]) -> dict[str, Any]:
@@ -79,28 +42,28 @@ def reconcile(env: dict[str, str]) -> dict[str, Any]:
 
 
 def kill_mid_job(
-    env: dict[str, str], ledger: RunLedger, workers: list[subprocess.Popen[str]]
+    env: dict[str, str], env_ledger: RunLedger, workers: list[subprocess.Popen[str]]
 ) -> tuple[UUID, float]:
     queued = runledger("enqueue", "e2e.orphanable", "--workspace", "acme", **env)
     assert queued.returncode == 0, queued.stderr
     run_id = UUID(queued.stdout.splitlines()[-1])
     worker = spawn("worker", "--poll-delay", "0.05", **env)
     workers.append(worker)
-    wait_for(lambda: ("Heartbeat", 1, None) in events(ledger, run_id), 30, "a heartbeat")
+    wait_for(lambda: ("Heartbeat", 1, None) in events(env_ledger, run_id), 30, "a heartbeat")
     os.kill(worker.pid, signal.SIGKILL)
     assert worker.wait(timeout=10) == -signal.SIGKILL
     return run_id, time.monotonic()
 
 
 def test_with_no_worker_back_the_reconciler_heals_the_run_past_its_threshold(
-    env: dict[str, str], ledger: RunLedger, workers: list[subprocess.Popen[str]]
+    env: dict[str, str], env_ledger: RunLedger, workers: list[subprocess.Popen[str]]
 ) -> None:
-    run_id, killed_at = kill_mid_job(env, ledger, workers)
+    run_id, killed_at = kill_mid_job(env, env_ledger, workers)
 
     # Before the threshold nothing is appended, whatever arq says meanwhile.
     early = reconcile(env)
     assert early["healed"] == [] and early["checked"] <= 1
-    assert not ledger.state(run_id).is_terminal
+    assert not env_ledger.state(run_id).is_terminal
 
     def healed() -> dict[str, Any] | None:
         report = reconcile(env)
@@ -114,37 +77,41 @@ def test_with_no_worker_back_the_reconciler_heals_the_run_past_its_threshold(
         "reconciler.stale_running",
         True,
     )
-    state = ledger.state(run_id)
+    state = env_ledger.state(run_id)
     assert (state.status, state.outcome, state.ended_by, state.reason_code) == (
         "completed",
         "failed",
         "reconciler",
         "reconciler.stale_running",
     )
-    [reconciled] = [e for e in ledger.run_events(run_id) if type(e).__name__ == "ReconciledStale"]
+    [reconciled] = [
+        e for e in env_ledger.run_events(run_id) if type(e).__name__ == "ReconciledStale"
+    ]
     # The in-progress key had expired: arq held the job for redelivery.
     assert reconciled.evidence["arq_job_state"] == "queued"
     assert reconciled.evidence["previous_status"] == "running"
 
     # A worker started afterwards does not execute the job.
-    before = events(ledger, run_id)
+    before = events(env_ledger, run_id)
     late = runledger("worker", "--burst", "--poll-delay", "0.05", **env)
     assert late.returncode == 0, late.stderr
-    assert events(ledger, run_id) == before
+    assert events(env_ledger, run_id) == before
     assert [name for name, *_ in before] == ["Queued", "Started", "Heartbeat", "ReconciledStale"]
 
 
 def test_with_a_worker_back_in_time_arqs_redelivery_wins(
-    env: dict[str, str], ledger: RunLedger, workers: list[subprocess.Popen[str]]
+    env: dict[str, str], env_ledger: RunLedger, workers: list[subprocess.Popen[str]]
 ) -> None:
-    run_id, _ = kill_mid_job(env, ledger, workers)
+    run_id, _ = kill_mid_job(env, env_ledger, workers)
     # The new worker runs the reconciler every second while arq redelivers.
     workers.append(spawn("worker", "--poll-delay", "0.05", **env))
     state = wait_for(
-        lambda: (s := ledger.state(run_id)).is_terminal and s, STALE_RUNNING_AFTER, "the outcome"
+        lambda: (s := env_ledger.state(run_id)).is_terminal and s,
+        STALE_RUNNING_AFTER,
+        "the outcome",
     )
     assert (state.ended_by, state.reason_code, state.attempts) == ("job", "job.succeeded", 2)
-    assert [(name, attempt) for name, attempt, _ in events(ledger, run_id)] == [
+    assert [(name, attempt) for name, attempt, _ in events(env_ledger, run_id)] == [
         ("Queued", None),
         ("Started", 1),
         ("Heartbeat", 1),

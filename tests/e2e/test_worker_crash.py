@@ -6,65 +6,27 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import time
-from collections.abc import Callable, Iterator
 from typing import Any
 from uuid import UUID
 
 import pytest
 
-from ledger import DatabaseSettings, RunLedger
-from runledger.wiring import migrate_all
-from tests.e2e.cli import runledger, spawn
+from ledger import RunLedger
+from tests.e2e.cli import runledger, spawn, wait_for
 
+JOBS = "tests.e2e_jobs"
 pytestmark = pytest.mark.timeout(90)
 
 # arq redelivers once the in-progress key expires: 2 s timeout + 10 s, then a poll.
 REDELIVERY_DEADLINE = 30.0
 
 
-@pytest.fixture
-def env(postgres_url: str, redis_server: str, queue_name: str) -> dict[str, str]:
-    list(migrate_all(DatabaseSettings.from_url(postgres_url)))
-    return {
-        "RUNLEDGER_DATABASE_URL": postgres_url,
-        "RUNLEDGER_REDIS_URL": redis_server,
-        "RUNLEDGER_QUEUE_NAME": queue_name,
-        "RUNLEDGER_JOBS": "tests.e2e_jobs",
-    }
-
-
-@pytest.fixture
-def ledger(env: dict[str, str]) -> Iterator[RunLedger]:
-    app = RunLedger(DatabaseSettings.from_url(env["RUNLEDGER_DATABASE_URL"]))
-    yield app
-    app.close()
-
-
-@pytest.fixture
-def workers() -> Iterator[list[subprocess.Popen[str]]]:
-    started: list[subprocess.Popen[str]] = []
-    yield started
-    for process in started:  # only the processes this test started
-        if process.poll() is None:
-            process.kill()
-        process.communicate(timeout=10)
-
-
-def events(ledger: RunLedger, run_id: UUID) -> list[tuple[Any, ...]]:
-    return [(type(e).__name__, getattr(e, "attempt", None)) for e in ledger.run_events(run_id)]
-
-
-def wait_for(probe: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while not (value := probe()):
-        assert time.monotonic() < deadline, f"no {what} within {timeout} s"
-        time.sleep(0.05)
-    return value
+def events(env_ledger: RunLedger, run_id: UUID) -> list[tuple[Any, ...]]:
+    return [(type(e).__name__, getattr(e, "attempt", None)) for e in env_ledger.run_events(run_id)]
 
 
 def test_a_killed_workers_run_is_redelivered_and_completed_by_another_worker(
-    env: dict[str, str], ledger: RunLedger, workers: list[subprocess.Popen[str]]
+    env: dict[str, str], env_ledger: RunLedger, workers: list[subprocess.Popen[str]]
 ) -> None:
     queued = runledger("enqueue", "e2e.slow", "--workspace", "acme", **env)
     assert queued.returncode == 0, queued.stderr
@@ -72,20 +34,22 @@ def test_a_killed_workers_run_is_redelivered_and_completed_by_another_worker(
 
     first = spawn("worker", "--poll-delay", "0.05", **env)
     workers.append(first)
-    wait_for(lambda: ("Heartbeat", 1) in events(ledger, run_id), 30, "attempt 1 heartbeat")
+    wait_for(lambda: ("Heartbeat", 1) in events(env_ledger, run_id), 30, "attempt 1 heartbeat")
     os.kill(first.pid, signal.SIGKILL)
     assert first.wait(timeout=10) == -signal.SIGKILL
 
     # The lost attempt: started, alive, and no terminal event (nothing ran after the kill).
-    assert events(ledger, run_id) == [("Queued", None), ("Started", 1), ("Heartbeat", 1)]
-    assert ledger.state(run_id).status == "running"
+    assert events(env_ledger, run_id) == [("Queued", None), ("Started", 1), ("Heartbeat", 1)]
+    assert env_ledger.state(run_id).status == "running"
 
     workers.append(spawn("worker", "--poll-delay", "0.05", **env))
-    wait_for(lambda: ("Started", 2) in events(ledger, run_id), REDELIVERY_DEADLINE, "redelivery")
-    state = wait_for(
-        lambda: (s := ledger.state(run_id)).is_terminal and s, 15, "outcome of attempt 2"
+    wait_for(
+        lambda: ("Started", 2) in events(env_ledger, run_id), REDELIVERY_DEADLINE, "redelivery"
     )
-    assert events(ledger, run_id) == [
+    state = wait_for(
+        lambda: (s := env_ledger.state(run_id)).is_terminal and s, 15, "outcome of attempt 2"
+    )
+    assert events(env_ledger, run_id) == [
         ("Queued", None),
         ("Started", 1),
         ("Heartbeat", 1),
@@ -98,24 +62,24 @@ def test_a_killed_workers_run_is_redelivered_and_completed_by_another_worker(
 
 
 def test_a_sigterm_mid_job_schedules_a_retry_that_the_next_worker_runs(
-    env: dict[str, str], ledger: RunLedger, workers: list[subprocess.Popen[str]]
+    env: dict[str, str], env_ledger: RunLedger, workers: list[subprocess.Popen[str]]
 ) -> None:
     queued = runledger("enqueue", "e2e.slow", "--workspace", "acme", **env)
     run_id = UUID(queued.stdout.splitlines()[-1])
     first = spawn("worker", "--poll-delay", "0.05", **env)
     workers.append(first)
-    wait_for(lambda: ("Heartbeat", 1) in events(ledger, run_id), 30, "attempt 1 heartbeat")
+    wait_for(lambda: ("Heartbeat", 1) in events(env_ledger, run_id), 30, "attempt 1 heartbeat")
     first.send_signal(signal.SIGTERM)
     _, stderr = first.communicate(timeout=20)
     assert first.returncode == 0, stderr
-    retry = ledger.run_events(run_id)[-1]
+    retry = env_ledger.run_events(run_id)[-1]
     assert (type(retry).__name__, retry.attempt, retry.reason) == (
         "RetryScheduled",
         1,
         "queue.worker_shutdown",
     )
-    assert not ledger.state(run_id).is_terminal
+    assert not env_ledger.state(run_id).is_terminal
 
     second = runledger("worker", "--burst", "--poll-delay", "0.05", **env)
     assert second.returncode == 0, second.stderr
-    assert events(ledger, run_id)[-3:] == [("Started", 2), ("Heartbeat", 2), ("Completed", 2)]
+    assert events(env_ledger, run_id)[-3:] == [("Started", 2), ("Heartbeat", 2), ("Completed", 2)]
