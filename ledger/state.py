@@ -1,0 +1,46 @@
+"""What a command did to a run, and a read-only copy of a run's state."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+from uuid import UUID
+
+from ledger.codes import EndedBy, Outcome, ReasonCode, RunStatus
+from ledger.policy import OperationPolicy
+
+
+class Effect(StrEnum):
+    """What a command did to a run."""
+
+    APPLIED = "applied"  # a state-changing event was appended
+    UNCHANGED = "unchanged"  # a duplicate or superseded signal: nothing appended
+    LATE = "late"  # the run had already ended: the signal was recorded, state unchanged
+
+
+@dataclass(frozen=True)
+class RunState:
+    """A read-only copy of a run's state, safe to hand across threads."""
+
+    id: UUID
+    workspace: str
+    operation_type: str
+    initiator: str
+    policy: OperationPolicy
+    status: RunStatus
+    outcome: Outcome | None
+    ended_by: EndedBy | None
+    reason_code: ReasonCode | None
+    attempts: int
+    queued_at: datetime
+    started_at: datetime | None
+    last_activity_at: datetime
+    completed_at: datetime | None
+    version: int
+    summary: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status is RunStatus.COMPLETED
