@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from types import ModuleType
@@ -57,6 +58,9 @@ def _help_of(module_path: str) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    # --jobs names modules of the application being run from here (as arq's CLI does).
+    if os.getcwd() not in sys.path:
+        sys.path.append(os.getcwd())
     chosen = next((a for a in argv if a in SUBCOMMANDS), None)
     args = build_parser(only=chosen).parse_args(argv)
     logging.basicConfig(

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+from pathlib import Path
 from uuid import UUID
 
 import pytest
 
 from ledger import DatabaseSettings, RunLedger
 from runledger.wiring import migrate_all
-from tests.e2e.cli import one_clear_line, runledger
+from tests.e2e.cli import RUNLEDGER, one_clear_line, runledger
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -116,3 +119,23 @@ def test_enqueue_with_redis_down_leaves_the_run_queued_and_says_so(pg: dict[str,
         assert ledger.state(run_id).status == "queued"
     finally:
         ledger.close()
+
+
+def test_jobs_modules_are_found_from_the_working_directory(tmp_path: Path) -> None:
+    (tmp_path / "myjobs.py").write_text(
+        "from workers import operation\n\n"
+        '@operation("here.job", timeout=5, stale_queued_after=60, stale_running_after=60)\n'
+        "async def job(ctx):\n    return None\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    done = subprocess.run(
+        [RUNLEDGER, "check", "--jobs", "myjobs"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "OK: 1 operation(s) aligned" in done.stdout
