@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 from uuid import UUID
 
+import orjson
 from eventsourcing.utils import get_topic, resolve_topic
 
 from ledger import DatabaseSettings, OperationRun
@@ -38,9 +38,8 @@ _KIND_BY_TOPIC = {get_topic(cls): kind for cls, kind in KINDS.items()}
 _BOOKKEEPING = ("timestamp", "actor", "originator_topic", "class_version")
 
 
-@dataclass(frozen=True, slots=True)
-class LedgerEvent:
-    """One stored event, as the read models see it."""
+class LedgerEvent(NamedTuple):
+    """One stored event, as the read models see it (a tuple: a million are built per replay)."""
 
     position: int  # the notification id: the event's place in the whole ledger
     run_id: str  # canonical UUID text
@@ -76,13 +75,42 @@ def _unwrap(obj: dict[str, Any]) -> Any:
     return obj
 
 
+def _unwrap_all(value: Any) -> Any:
+    """`_unwrap` applied bottom-up, as the stdlib decoder's object_hook would."""
+    if isinstance(value, dict):
+        return _unwrap({key: _unwrap_all(item) for key, item in value.items()})
+    if isinstance(value, list):
+        return [_unwrap_all(item) for item in value]
+    return value
+
+
 _decoder = json.JSONDecoder(object_hook=_unwrap)
+_WRAPPED = b'"_type_"'
+
+
+def _loads(state: bytes) -> dict[str, Any]:
+    """The stored JSON with its `_type_`/`_data_` wrappers unwrapped.
+
+    orjson is 3-4x faster than the stdlib decoder but has no object_hook; every event
+    wraps its timestamp, so only a state with a second wrapper is walked. JSON orjson
+    refuses (NaN, integers past 64 bits, which Python's encoder writes) takes the stdlib.
+    """
+    try:
+        data: dict[str, Any] = orjson.loads(state)
+    except orjson.JSONDecodeError:
+        return _decoder.decode(bytes(state).decode("utf-8"))  # type: ignore[no-any-return]
+    if state.count(_WRAPPED) > 1:
+        return _unwrap_all(data)  # type: ignore[no-any-return]
+    stamp = data.get("timestamp")
+    if isinstance(stamp, dict):
+        data["timestamp"] = _unwrap(stamp)
+    return data
 
 
 def decode(
     position: int, originator_id: Any, version: int, topic: str, state: bytes
 ) -> LedgerEvent:
-    data: dict[str, Any] = _decoder.decode(bytes(state).decode("utf-8"))
+    data = _loads(state)
     kind = kind_of(topic)
     at = canonical_time(data["timestamp"])
     actor = str(data.get("actor", ""))

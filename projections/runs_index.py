@@ -12,7 +12,11 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
+from operator import attrgetter
 from typing import Any
+
+import orjson
 
 from ledger import EndedBy, OperationPolicy, RunStatus, stale_at
 from projections.db import Connection, iso_utc
@@ -63,6 +67,9 @@ TABLE = Table(
 )
 COLUMNS = TABLE.column_names
 _JSON_COLUMNS = ("params_summary", "progress", "summary")
+_VALUES = attrgetter(*COLUMNS)  # `stale_at` is a method: its getter result is replaced
+_STALE_AT = COLUMNS.index("stale_at")
+_JSON_INDEXES = tuple(COLUMNS.index(name) for name in _JSON_COLUMNS)
 
 
 @dataclass(slots=True)
@@ -117,14 +124,10 @@ class RunRecord:
         return None if deadline is None else iso_utc(deadline)
 
     def to_row(self) -> tuple[Any, ...]:
-        values = []
-        for name in COLUMNS:
-            if name == "stale_at":
-                values.append(self.stale_at())
-            elif name in _JSON_COLUMNS:
-                values.append(canonical_json(getattr(self, name)))
-            else:
-                values.append(getattr(self, name))
+        values = list(_VALUES(self))  # every column in order; two kinds are then replaced
+        values[_STALE_AT] = self.stale_at()
+        for index in _JSON_INDEXES:
+            values[index] = canonical_json(values[index])
         return tuple(values)
 
     @classmethod
@@ -140,17 +143,25 @@ class RunRecord:
         return cls(**values)
 
 
-# One encoder, built once: json.dumps with non-default options builds one per call.
+# The fallback encoder, built once: json.dumps with non-default options builds one per call.
 _ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 def canonical_json(value: Any) -> str:
-    return _ENCODER.encode(value)
+    """Sorted keys, no spaces, UTF-8 kept: one text per value, whichever path wrote it.
+
+    orjson is ~9x faster than the stdlib encoder; what it refuses (integers past 64 bits,
+    non-string keys) takes the stdlib, whose output has the same form.
+    """
+    try:
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+    except TypeError:  # orjson.JSONEncodeError is a TypeError
+        return _ENCODER.encode(value)
 
 
 def queued(event: LedgerEvent) -> RunRecord:
     data = event.data
-    policy = OperationPolicy.from_dict(data["policy"])
+    policy = _policy(data["policy"])
     return RunRecord(
         id=event.run_id,
         workspace=data["workspace"],
@@ -175,6 +186,20 @@ def queued(event: LedgerEvent) -> RunRecord:
         version=event.version,
         position=event.position,
     )
+
+
+def _policy(snapshot: dict[str, Any]) -> OperationPolicy:
+    """The policy snapshot of a Queued event; runs share a handful, so each is built once."""
+    try:
+        # Typed: 60 and 60.0 are equal keys but not the same snapshot.
+        return _policy_of(tuple((k, type(v), v) for k, v in snapshot.items()))
+    except TypeError:  # an unhashable value: build it uncached
+        return OperationPolicy.from_dict(snapshot)
+
+
+@lru_cache(maxsize=256)
+def _policy_of(items: tuple[tuple[str, type, Any], ...]) -> OperationPolicy:
+    return OperationPolicy.from_dict({k: v for k, _, v in items})
 
 
 _ENDED_BY = {"completed": EndedBy.JOB, "queue_failed": EndedBy.QUEUE}
