@@ -15,6 +15,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from functools import lru_cache
+from itertools import chain
 from typing import Any, Literal
 
 import psycopg
@@ -101,16 +102,31 @@ class Connection:
     def bulk_insert(
         self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]
     ) -> None:
-        """Appends rows fast: COPY on PostgreSQL, one executemany on SQLite."""
+        """Appends rows fast: COPY on PostgreSQL, multi-row INSERTs on SQLite."""
         cols = ", ".join(columns)
         if not self.is_postgres:
-            marks = ", ".join("?" * len(columns))
-            self.executemany(f"INSERT INTO {{s}}{table} ({cols}) VALUES ({marks})", rows)
+            self._insert_many_rows(f"INSERT INTO {table} ({cols}) VALUES ", len(columns), rows)
             return
         statement = self.sql(f"COPY {{s}}{table} ({cols}) FROM STDIN")
         with self._raw.cursor() as cursor, cursor.copy(statement) as copy:
             for row in rows:
                 copy.write_row(row)
+
+    def _insert_many_rows(self, insert: str, width: int, rows: Iterable[Sequence[Any]]) -> None:
+        """As many rows per statement as SQLite binds (32,766 values by default).
+
+        The sqlite3 module releases the GIL around each step, and each step of
+        `executemany` inserts one row: beside a busy thread (replay's reader), taking the
+        GIL back a million times costs more than the inserts. One step per thousands of
+        rows lets the other thread run while SQLite works.
+        """
+        per = max(1, min(4096, self._raw.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // width))
+        group = f"({', '.join('?' * width)})"
+        rows = list(rows)
+        for start in range(0, len(rows), per):
+            chunk = rows[start : start + per]
+            values = ", ".join([group] * len(chunk))  # the full-size statement is cached
+            self._raw.execute(insert + values, list(chain.from_iterable(chunk)))
 
     @contextmanager
     def transaction(self) -> Iterator[Connection]:

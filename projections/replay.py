@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import gc
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from operator import attrgetter
 
 from ledger import DatabaseSettings
 from projections import audit as audit_log
@@ -24,8 +26,10 @@ from projections import runs_index, stats, timeline, tracking
 from projections.db import Connection
 from projections.events import EventLog
 from projections.projector import READ_MODELS, RunFolder
+from projections.replay_reader import FoldingReader
 from projections.schema import REBUILD_SUFFIX, Table
 
+SQLITE_CACHE_KIB = 256 * 1024  # the rebuild connection's page cache (SQLite's default: 2 MiB)
 Progress = Callable[[int, int], None]  # (events folded so far, events expected in all)
 
 
@@ -60,20 +64,54 @@ def replay(
 def _replay(
     settings: DatabaseSettings, batch_size: int, progress: Progress | None, started: float
 ) -> ReplayResult:
-    log = EventLog(settings)
     with Connection(settings, autocommit=True) as conn:
-        _create_shadows(conn)
-        expected = log.count_after(conn, 0)
-        folder, position, events = _fold_all(conn, log, batch_size, expected, progress)
-        with conn.transaction():
-            runs_index.insert_all(conn, folder.runs.values(), REBUILD_SUFFIX)
-            stats.insert_counts(conn, (r.stats_key() for r in folder.runs.values()), REBUILD_SUFFIX)
+        with _shadow_build_session(conn):
+            _create_shadows(conn)
+            expected = EventLog(settings).count_after(conn, 0)
+            folder, position, events = _load_events(conn, settings, batch_size, expected, progress)
+            # In id order: the primary key's b-tree then grows at its end, page after page.
+            runs = sorted(folder.runs.values(), key=attrgetter("id"))
+            with conn.transaction():
+                runs_index.insert_all(conn, runs, REBUILD_SUFFIX)
+                stats.insert_counts(conn, (r.stats_key() for r in runs), REBUILD_SUFFIX)
         if conn.is_postgres:  # built once, after the bulk load, under their shadow names
             for table in READ_MODELS:
                 for statement in table.index_sql(REBUILD_SUFFIX, REBUILD_SUFFIX):
                     conn.execute(statement)
         _swap(conn, position)
     return ReplayResult(events, len(folder.runs), position, time.perf_counter() - started)
+
+
+@contextmanager
+def _shadow_build_session(conn: Connection) -> Iterator[None]:
+    """This connection's settings while it fills the shadow tables, and only then.
+
+    Shadow rows are rebuilt from the event store if lost, so their commits need not wait
+    for the disk: SQLite's `synchronous=NORMAL` (in WAL mode: no fsync per commit, never
+    corruption) and PostgreSQL's `synchronous_commit=off` (a crash may lose the last
+    commits, never consistency). Both are per connection: the event store, the live
+    tables and other sessions keep their settings, and the swap commits durably,
+    flushing everything before it. A larger SQLite page cache keeps the primary keys'
+    b-trees in memory while rows arrive in event order.
+    """
+    if conn.is_postgres:
+        conn.execute("SET synchronous_commit = off")
+        try:
+            yield
+        finally:
+            conn.execute("RESET synchronous_commit")
+        return
+    synchronous = int(conn.execute("PRAGMA synchronous")[0][0])
+    conn.execute(f"PRAGMA synchronous = {min(synchronous, 1)}")  # 1: NORMAL
+    conn.execute(f"PRAGMA cache_size = -{SQLITE_CACHE_KIB}")
+    checkpoint = int(conn.execute("PRAGMA wal_autocheckpoint")[0][0])
+    # Checkpoint every 16,384 WAL pages (64 MiB) rather than at nearly every batch commit.
+    conn.execute(f"PRAGMA wal_autocheckpoint = {max(checkpoint, 16384)}")
+    try:
+        yield
+    finally:
+        conn.execute(f"PRAGMA synchronous = {synchronous}")
+        conn.execute(f"PRAGMA wal_autocheckpoint = {checkpoint}")
 
 
 def _create_shadows(conn: Connection) -> None:
@@ -83,25 +121,28 @@ def _create_shadows(conn: Connection) -> None:
             table.create(conn, REBUILD_SUFFIX, with_indexes=False)
 
 
-def _fold_all(
-    conn: Connection, log: EventLog, batch_size: int, expected: int, progress: Progress | None
+def _load_events(
+    conn: Connection,
+    settings: DatabaseSettings,
+    batch_size: int,
+    expected: int,
+    progress: Progress | None,
 ) -> tuple[RunFolder, int, int]:
-    folder = RunFolder()
+    """Writes the timeline and audit rows while the reader folds the next batch."""
     position = events = 0
     # Up to the head seen now: under a steady stream of writes the rebuild still ends,
     # and the projector carries on from where it stopped.
-    head = log.head(conn)
-    while batch := [e for e in log.read(conn, position, batch_size) if e.position <= head]:
-        folder.fold(batch)
-        timeline_rows, audit_rows = folder.take_rows()
-        with conn.transaction():
-            timeline.insert(conn, timeline_rows, REBUILD_SUFFIX)
-            audit_log.insert(conn, audit_rows, REBUILD_SUFFIX)
-        position = batch[-1].position
-        events += len(batch)
-        if progress:
-            progress(events, max(expected, events))
-    return folder, position, events
+    head = EventLog(settings).head(conn)
+    with FoldingReader(settings, batch_size, head) as reader:
+        for batch in reader.batches():
+            with conn.transaction():
+                timeline.insert(conn, batch.timeline_rows, REBUILD_SUFFIX)
+                audit_log.insert(conn, batch.audit_rows, REBUILD_SUFFIX)
+            position = batch.position
+            events += batch.events
+            if progress:
+                progress(events, max(expected, events))
+    return reader.folder, position, events
 
 
 def _swap(conn: Connection, position: int) -> None:
