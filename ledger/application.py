@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import threading
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -11,7 +12,7 @@ from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.persistence import IntegrityError
+from eventsourcing.persistence import IntegrityError, StoredEvent
 
 from ledger.codes import Actor, Outcome, ReasonCode
 from ledger.commands import (
@@ -26,6 +27,7 @@ from ledger.commands import (
 )
 from ledger.errors import ConflictRetriesExhaustedError, LedgerError, RunNotFoundError
 from ledger.policy import OperationPolicy
+from ledger.prefetch import prefetch_runs
 from ledger.run import Effect, OperationRun, RunState
 from ledger.settings import DatabaseSettings
 
@@ -66,6 +68,8 @@ class RunLedger(Application[UUID]):
     """Appends run transitions; each command is get → apply → save, retried on conflict."""
 
     name = "RunLedger"
+    # Reads the stored events of many runs in one query; None: one read per run.
+    select_many: Callable[[Sequence[UUID]], Sequence[StoredEvent]] | None = None
 
     def __init__(
         self,
@@ -80,7 +84,9 @@ class RunLedger(Application[UUID]):
         """`cache_size` > 0 keeps that many runs in memory between commands (a worker's
         Started then Completed read the store once, not twice). Another process's write
         to a cached run makes the next save conflict; the run is then evicted and
-        reloaded, so the cache is never trusted past a conflict."""
+        reloaded, so the cache is never trusted past a conflict. Commands mutate cached
+        runs in place (no copy per command): under one lock, and any run a failed save
+        touched is evicted, so the cache only ever holds what the store holds."""
         self.settings = settings or DatabaseSettings.from_env()
         self.clock = clock
         self.conflict_tries = conflict_tries
@@ -89,12 +95,18 @@ class RunLedger(Application[UUID]):
             merged.update(AGGREGATE_CACHE_MAXSIZE=str(cache_size), AGGREGATE_CACHE_FASTFORWARD="n")
         merged.update(env or {})
         super().__init__(env=merged)
+        self._writing = threading.RLock()
 
     # -- queries ----------------------------------------------------------------------------
 
     def get_run(self, run_id: UUID) -> OperationRun:
+        """A run of the caller's own (a copy when it comes from the cache)."""
+        with self._writing:
+            return self._load(run_id, copy=True)
+
+    def _load(self, run_id: UUID, *, copy: bool = False) -> OperationRun:
         try:
-            return self.repository.get(run_id)
+            return self.repository.get(run_id, deepcopy_from_cache=copy)
         except AggregateNotFoundError:
             raise RunNotFoundError(run_id) from None
 
@@ -150,16 +162,19 @@ class RunLedger(Application[UUID]):
     def execute(self, command: RunCommand) -> Transition:
         """Applies one command and saves it; a concurrent writer makes it reload and retry."""
         for _ in range(self.conflict_tries):
-            run = self.get_run(command.run_id)
-            effect = command.apply(run, command.at or self.clock())
-            if not run.pending_events:
+            with self._writing:
+                run = self._load(command.run_id)
+                try:
+                    effect = command.apply(run, command.at or self.clock())
+                    if run.pending_events:
+                        self.save(run)
+                except IntegrityError:
+                    self._forget(command.run_id)
+                    continue
+                except BaseException:
+                    self._forget(command.run_id)
+                    raise
                 return Transition(command, effect, run.state())
-            try:
-                self.save(run)
-            except IntegrityError:
-                self._forget(command.run_id)
-                continue
-            return Transition(command, effect, run.state())
         raise ConflictRetriesExhaustedError(command.run_id, self.conflict_tries)
 
     def execute_many(self, commands: Sequence[RunCommand]) -> list[Transition | Exception]:
@@ -171,31 +186,38 @@ class RunLedger(Application[UUID]):
         own. Store errors (the database is down) propagate: nothing of the batch was saved.
         """
         runs: dict[UUID, OperationRun] = {}
-        results: list[Transition | Exception] = []
-        for command in commands:
+        with self._writing:
             try:
-                run = runs.get(command.run_id) or self.get_run(command.run_id)
-                runs[command.run_id] = run
-                effect = command.apply(run, command.at or self.clock())
-                results.append(Transition(command, effect, run.state()))
-            except COMMAND_ERRORS as error:
-                results.append(error)
-        dirty = [run for run in runs.values() if run.pending_events]
-        if dirty:
-            try:
-                self.save(*dirty)
+                prefetch_runs(self, commands, runs)
+                results = [self._apply(command, runs) for command in commands]
+                dirty = [run for run in runs.values() if run.pending_events]
+                if dirty:
+                    self.save(*dirty)
             except IntegrityError:
-                for run_id in runs:
-                    self._forget(run_id)
+                self._forget(*runs)
                 return [self._execute_alone(c) for c in commands]
+            except BaseException:
+                self._forget(*runs)  # they may hold events the store never got
+                raise
         return results
 
-    def _forget(self, run_id: UUID) -> None:
-        """Drops a cached run that another writer has moved on from."""
+    def _apply(self, command: RunCommand, runs: dict[UUID, OperationRun]) -> Transition | Exception:
+        try:
+            run = runs.get(command.run_id) or self._load(command.run_id)
+            runs[command.run_id] = run
+            effect = command.apply(run, command.at or self.clock())
+        except COMMAND_ERRORS as error:
+            return error
+        return Transition(command, effect, run.state())
+
+    def _forget(self, *run_ids: UUID) -> None:
+        """Drops cached runs that another writer has moved on from, or a failed save left
+        holding unsaved events."""
         cache = self.repository.cache
         if cache is not None:
-            with contextlib.suppress(KeyError):
-                cache.get(run_id, evict=True)
+            for run_id in run_ids:
+                with contextlib.suppress(KeyError):
+                    cache.get(run_id, evict=True)
 
     def _execute_alone(self, command: RunCommand) -> Transition | Exception:
         try:

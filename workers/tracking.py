@@ -15,9 +15,9 @@ import json
 import logging
 import uuid
 from collections.abc import Mapping
-from concurrent.futures import Future
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import partial
 from typing import Any
 
 from arq.jobs import SerializationError
@@ -185,12 +185,15 @@ class JobTracker:
     async def commit(self, command: RunCommand) -> Transition:
         """Waits until the command is durable, without blocking the event loop.
 
-        Shielded: cancelling the waiter (a timeout, a shutdown) must not cancel the
-        command, which then still lands, in order, before whatever this job records next.
+        Cancelling the wait (a timeout, a shutdown) does not cancel the command, which
+        still lands, in order, before whatever this job records next: the committer
+        never looks at the waiter, it only settles it if it is still waited on. The
+        results of one batch reach the loop in one hand-over.
         """
-        waiter = asyncio.wrap_future(self.committer.submit(command))
-        waiter.add_done_callback(_consume)
-        return await asyncio.shield(waiter)
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[Transition] = loop.create_future()
+        self.committer.enqueue(command, partial(_settle, waiter), loop.call_soon_threadsafe)
+        return await waiter
 
     async def record(self, command: RunCommand | None) -> Transition | None:
         """Commits a command; never raises (a worker must outlive any ledger trouble)."""
@@ -233,7 +236,11 @@ class JobTracker:
         self.committer.close(timeout=self.close_timeout)
 
 
-def _consume(future: asyncio.Future[Any] | Future[Any]) -> None:
-    # A waiter abandoned by a cancelled caller must not log "exception never retrieved".
-    if not future.cancelled():
-        future.exception()
+def _settle(waiter: asyncio.Future[Transition], result: Transition | Exception) -> None:
+    """Runs on the loop: resolves a waiter unless its job stopped waiting (cancelled)."""
+    if waiter.cancelled():
+        return
+    if isinstance(result, Exception):
+        waiter.set_exception(result)
+    else:
+        waiter.set_result(result)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 
 import pytest
+from eventsourcing.persistence import OperationalError
 
 from ledger import (
     CompleteRun,
@@ -13,6 +15,7 @@ from ledger import (
     OperationPolicy,
     ReasonCode,
     RunLedger,
+    RunNotFoundError,
     StartRun,
 )
 
@@ -56,3 +59,44 @@ def test_a_batch_that_meets_a_conflict_reloads_every_run_it_cached(
     assert [r.effect for r in results] == [Effect.APPLIED, Effect.APPLIED]  # type: ignore[union-attr]
     assert ledger.state(a).attempts == 2
     assert ledger.state(b).is_terminal and ledger.state(a).is_terminal
+
+
+def test_a_worker_ledger_reads_a_batch_of_unseen_runs_at_once_and_refuses_an_unknown_one_alone(
+    migrated_url: str, ledger: RunLedger
+) -> None:
+    from workers.worker import worker_ledger
+
+    policy = OperationPolicy(timeout=5)
+    runs = [ledger.queue(operation_type="t", workspace="w", policy=policy).run_id for _ in "abc"]
+    unknown = uuid.uuid4()
+    worker = worker_ledger(DatabaseSettings.from_url(migrated_url))
+    try:
+        results = worker.execute_many(
+            [StartRun(r, WORKER, attempt=1, worker_id="host:1") for r in [*runs, unknown]]
+        )
+    finally:
+        worker.close()
+    assert [getattr(r, "effect", None) for r in results[:3]] == [Effect.APPLIED] * 3
+    assert isinstance(results[3], RunNotFoundError)
+    assert all(ledger.state(r).attempts == 1 for r in runs)
+
+
+def test_a_save_the_store_refused_leaves_no_unsaved_event_in_the_cache(
+    cached: RunLedger, ledger: RunLedger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run_id = ledger.queue(
+        operation_type="t", workspace="w", policy=OperationPolicy(timeout=5)
+    ).run_id
+    cached.state(run_id)  # cached, at Queued
+
+    def store_down(*_: object) -> None:
+        raise OperationalError("server closed the connection")
+
+    monkeypatch.setattr(cached, "save", store_down)
+    start = StartRun(run_id, WORKER, attempt=1, worker_id="host:1")
+    with pytest.raises(OperationalError):
+        cached.execute_many([start])
+    monkeypatch.undo()
+    # The retry after the outage applies Started again: it was never saved.
+    assert cached.execute_many([start])[0].effect is Effect.APPLIED  # type: ignore[union-attr]
+    assert ledger.state(run_id).attempts == 1

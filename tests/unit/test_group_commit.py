@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 import pytest
@@ -129,3 +129,38 @@ def test_a_future_its_caller_cancelled_does_not_stop_the_writer() -> None:
     later = committer.submit(start(1))
     assert later.result(timeout=10).effect is Effect.APPLIED
     committer.close()
+
+
+def test_results_handed_to_a_deliverer_arrive_in_one_call_per_batch() -> None:
+    ledger = FakeLedger()
+    ledger.gate.clear()
+    handed: list[int] = []
+    results: list[Transition | Exception] = []
+    done = threading.Event()
+
+    def deliver(callback: Callable[[], object]) -> None:
+        handed.append(1)
+        callback()
+        if len(results) == 10:
+            done.set()
+
+    with GroupCommitter(ledger) as committer:
+        for i in range(10):
+            committer.enqueue(start(i), results.append, deliver)
+        ledger.gate.set()
+        assert done.wait(10)
+    assert len(handed) == len(ledger.batches) <= 2
+    assert all(isinstance(r, Transition) and r.command.at is not None for r in results)
+
+
+def test_a_busy_writer_lingers_so_that_its_next_batch_is_larger() -> None:
+    ledger = FakeLedger()
+    ledger.gate.clear()
+    with GroupCommitter(ledger, linger=0.2, linger_after=5) as committer:
+        first = [committer.submit(start(i)) for i in range(6)]
+        ledger.gate.set()
+        first[-1].result(timeout=10)
+        later = [committer.submit(start(i)) for i in range(4)]
+        assert all(f.result(timeout=10) for f in later)
+    # After a batch of 5 or more, the 4 that came one by one waited for each other.
+    assert sum(ledger.batches) == 10 and ledger.batches[-1] == 4
