@@ -36,6 +36,7 @@ KINDS: dict[type[Any], str] = {
 _KIND_BY_TOPIC = {get_topic(cls): kind for cls, kind in KINDS.items()}
 # Bookkeeping fields every stored event carries; they are not the event's details.
 _BOOKKEEPING = ("timestamp", "actor", "originator_topic", "class_version")
+_BOOKKEEPING_REST = _BOOKKEEPING[2:]  # decode takes the first two out itself
 
 
 class LedgerEvent(NamedTuple):
@@ -111,11 +112,12 @@ def decode(
     position: int, originator_id: Any, version: int, topic: str, state: bytes
 ) -> LedgerEvent:
     data = _loads(state)
-    kind = kind_of(topic)
-    at = canonical_time(data["timestamp"])
-    actor = str(data.get("actor", ""))
-    for key in _BOOKKEEPING:
-        data.pop(key, None)
+    kind = _KIND_BY_TOPIC.get(topic) or kind_of(topic)
+    at = canonical_time(data.pop("timestamp"))
+    actor = str(data.pop("actor", ""))
+    for key in _BOOKKEEPING_REST:
+        if key in data:
+            del data[key]
     if kind == "heartbeat":
         data.setdefault("progress", {})  # Heartbeat.upcast_v1_v2
     return LedgerEvent(position, _run_id(originator_id), version, kind, at, actor, data)
