@@ -7,8 +7,9 @@ tracking position to the last event the rebuild folded in. A projector running
 meanwhile simply continues from that position on the new tables.
 
 The rebuild uses the same fold as the projector (so its result equals the incremental
-one) but keeps every run in memory and bulk-loads rows (COPY on PostgreSQL), building
-indexes once at the end: that is what makes it fast.
+one) but keeps every run in memory and bulk-loads rows (COPY on PostgreSQL, multi-row
+INSERTs on SQLite), building indexes once at the end; a reader thread folds the next
+batch while this one writes the last (replay_reader.py). That is what makes it fast.
 """
 
 from __future__ import annotations
