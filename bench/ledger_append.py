@@ -31,16 +31,19 @@ POLICY = OperationPolicy(timeout=60, max_tries=3)
 BATCHES = (1, 10, 100)
 
 
-def new_runs(n: int) -> list[OperationRun]:
-    now = datetime.now(UTC)
+def new_runs(
+    n: int, *, policy: OperationPolicy = POLICY, at: datetime | None = None
+) -> list[OperationRun]:
+    """`n` new runs, each holding its pending `Queued` event."""
+    at = at or datetime.now(UTC)
     return [
         OperationRun.queue(
             run_id=uuid.uuid4(),
             workspace="acme",
             operation_type="inventory.sync",
-            policy=POLICY,
+            policy=policy,
             actor="operator:bench",
-            at=now,
+            at=at,
             params_summary={"tenant": f"t{i % 50}"},
         )
         for i in range(n)

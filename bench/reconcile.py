@@ -28,8 +28,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
-from bench.ledger_append import postgres_store, sqlite_store
-from ledger import DatabaseSettings, OperationPolicy, OperationRun, ReasonCode, RunLedger
+from bench.ledger_append import new_runs, postgres_store, sqlite_store
+from ledger import DatabaseSettings, OperationPolicy, ReasonCode, RunLedger
 from projections.db import Connection
 from projections.runner import CatchUpRunner
 from projections.runs_index import COLUMNS
@@ -43,17 +43,7 @@ WORKER = "worker:bench:1"
 def seed(settings: DatabaseSettings, total: int, stale: int) -> None:
     past = datetime.now(UTC) - timedelta(hours=2)
     ledger = RunLedger(settings, clock=lambda: past)
-    runs = [
-        OperationRun.queue(
-            run_id=uuid.uuid4(),
-            workspace="acme",
-            operation_type="bench.job",
-            policy=POLICY,
-            actor="system",
-            at=past,
-        )
-        for _ in range(stale)
-    ]
+    runs = new_runs(stale, policy=POLICY, at=past)
     for start in range(0, stale, 100):
         ledger.save(*runs[start : start + 100])
     done = ledger.queue(operation_type="bench.job", workspace="acme", policy=POLICY).run_id
