@@ -91,7 +91,7 @@ async def tracked_round(args: argparse.Namespace, redis: ArqRedis, ledger: RunLe
     elapsed = time.perf_counter() - began
     committer = worker.tracker.committer
     batches, commands = committer.batches_committed, committer.commands_committed
-    await asyncio.to_thread(worker.tracker.close)
+    await worker.tracker.close()
     assert worker.jobs_complete == args.jobs, worker
     done = await asyncio.to_thread(lambda: sum(ledger.state(r).is_terminal for r in run_ids))
     assert done == args.jobs, f"only {done} of {args.jobs} runs completed"

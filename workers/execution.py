@@ -129,7 +129,7 @@ async def _run(
         raise UntrackedJobError(track.job_id, track.operation.name) from None
     if started.effect is Effect.LATE:
         track.verdict = Verdict.SKIPPED
-        return {"skipped": f"run already {started.run.status} ({started.run.reason_code})"}
+        return {"skipped": f"run already {started.status} ({started.reason_code})"}
     ctx[RUN_KEY] = RunContext(tracker, track)
     value = await track.operation.function(ctx, **params)
     outcome = JobOutcome.from_return(value)

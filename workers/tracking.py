@@ -4,8 +4,9 @@ The job wrapper notes what the job did (returned, raised, asked for a retry, was
 cancelled); the worker's `finish_job` adds what arq decided (finished, or re-queued) and
 records the matching transition before arq writes its own result. `finish_failed_job`
 covers the endings where no job code runs, from the failed result arq is about to store.
-Recording never raises: a failing write is retried by the GroupCommitter and an error
-that refuses a command is logged, never allowed to crash the worker.
+Recording never raises: a failing write is retried in the committer process (a
+GroupCommitter there) and an error that refuses a command is logged, never allowed to
+crash the worker.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from functools import partial
 from typing import Any
 
 from arq.jobs import SerializationError
@@ -26,13 +26,12 @@ from arq.worker import JobExecutionFailed
 from ledger import (
     CompleteRun,
     FailByQueue,
-    GroupCommitter,
     ReasonCode,
     RunCommand,
     RunNotFoundError,
     ScheduleRetry,
-    Transition,
 )
+from workers.commit_channel import Committed, ProcessCommitter
 from workers.operations import JobOutcome, Operation
 
 log = logging.getLogger(__name__)
@@ -155,22 +154,20 @@ def run_id_of(job_id: str) -> uuid.UUID | None:
 
 
 class JobTracker:
-    """A worker's bridge to the ledger: commits through one GroupCommitter."""
+    """A worker's bridge to the ledger: commits through its committer process."""
 
     def __init__(
         self,
-        committer: GroupCommitter,
+        committer: ProcessCommitter,
         *,
         actor: str,
         worker_id: str,
         heartbeat_interval: float = 1.0,
-        close_timeout: float = 30.0,
     ) -> None:
         self.committer = committer
         self.actor = actor
         self.worker_id = worker_id
         self.heartbeat_interval = heartbeat_interval
-        self.close_timeout = close_timeout
         self._tracks: dict[str, JobTrack] = {}
         self.aborting: set[str] = set()  # replaced by the worker's own set (see LedgerWorker)
 
@@ -182,20 +179,16 @@ class JobTracker:
     def pop(self, job_id: str) -> JobTrack | None:
         return self._tracks.pop(job_id, None)
 
-    async def commit(self, command: RunCommand) -> Transition:
+    async def commit(self, command: RunCommand) -> Committed:
         """Waits until the command is durable, without blocking the event loop.
 
         Cancelling the wait (a timeout, a shutdown) does not cancel the command, which
         still lands, in order, before whatever this job records next: the committer
-        never looks at the waiter, it only settles it if it is still waited on. The
-        results of one batch reach the loop in one hand-over.
+        only settles a waiter that is still waited on.
         """
-        loop = asyncio.get_running_loop()
-        waiter: asyncio.Future[Transition] = loop.create_future()
-        self.committer.enqueue(command, partial(_settle, waiter), loop.call_soon_threadsafe)
-        return await waiter
+        return await self.committer.commit(command)
 
-    async def record(self, command: RunCommand | None) -> Transition | None:
+    async def record(self, command: RunCommand | None) -> Committed | None:
         """Commits a command; never raises (a worker must outlive any ledger trouble)."""
         if command is None:
             return None
@@ -231,16 +224,6 @@ class JobTracker:
             FailByQueue(run_id, self.actor, attempt=attempt, reason_code=reason, error=text)
         )
 
-    def close(self) -> None:
-        """Commits what is still pending (bounded), then stops the writer thread."""
-        self.committer.close(timeout=self.close_timeout)
-
-
-def _settle(waiter: asyncio.Future[Transition], result: Transition | Exception) -> None:
-    """Runs on the loop: resolves a waiter unless its job stopped waiting (cancelled)."""
-    if waiter.cancelled():
-        return
-    if isinstance(result, Exception):
-        waiter.set_exception(result)
-    else:
-        waiter.set_result(result)
+    async def close(self) -> None:
+        """Commits what is still pending (bounded), then stops the committer process."""
+        await self.committer.aclose()

@@ -1,0 +1,172 @@
+"""The committer process: commands committed outside the worker's GIL, acknowledged only
+once durable, and never lost when the process dies."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+
+from ledger import (
+    CompleteRun,
+    DatabaseSettings,
+    Effect,
+    OperationPolicy,
+    ReasonCode,
+    RunLedger,
+    RunNotFoundError,
+    RunStatus,
+    StartRun,
+)
+from tests.integration.worker_helpers import make_worker, run_burst, timeline
+from workers import QueueSettings, RunClient, load_operations
+from workers.commit_channel import CommitterDiedError, ProcessCommitter
+from workers.worker import worker_ledger
+
+pytestmark = pytest.mark.timeout(90)
+
+POLICY = OperationPolicy(timeout=60, max_tries=3)
+WORKER = "worker:host-a:101"
+# Set in a test's environment: committer processes started from then on cannot start.
+BROKEN = "RUNLEDGER_TEST_BROKEN_COMMITTER"
+
+
+def ledger_unless_broken(settings: DatabaseSettings) -> RunLedger:
+    """The committer process's ledger, unless BROKEN is set (a restart that fails)."""
+    if os.environ.get(BROKEN):
+        raise RuntimeError("this committer process cannot reach its ledger")
+    return worker_ledger(settings)
+
+
+def queue_runs(ledger: RunLedger, count: int) -> list[uuid.UUID]:
+    return [
+        ledger.queue(operation_type="ctest.job", workspace="acme", policy=POLICY).run_id
+        for _ in range(count)
+    ]
+
+
+def start(run_id: uuid.UUID) -> StartRun:
+    return StartRun(run_id, WORKER, attempt=1, worker_id=WORKER)
+
+
+@pytest.fixture
+async def committer(ledger: RunLedger) -> AsyncIterator[ProcessCommitter]:
+    committer = ProcessCommitter(worker_ledger, ledger)
+    yield committer
+    await committer.aclose()
+
+
+async def test_a_command_is_acknowledged_once_durable_with_what_the_worker_reads(
+    ledger: RunLedger, committer: ProcessCommitter
+) -> None:
+    (run_id,) = queue_runs(ledger, 1)
+    started = await committer.commit(start(run_id))
+    assert (started.effect, started.status) == (Effect.APPLIED, RunStatus.RUNNING)
+    assert ledger.state(run_id).status is RunStatus.RUNNING  # durable when acknowledged
+    assert committer.pid != os.getpid()
+
+
+async def test_a_refused_command_fails_alone_and_its_batch_commits(
+    ledger: RunLedger, committer: ProcessCommitter
+) -> None:
+    runs = queue_runs(ledger, 3)
+    unknown = uuid.uuid4()
+    results = await asyncio.gather(
+        *(committer.commit(start(r)) for r in [runs[0], unknown, *runs[1:]]),
+        return_exceptions=True,
+    )
+    assert isinstance(results[1], RunNotFoundError)
+    assert [r.effect for r in results if not isinstance(r, BaseException)] == [Effect.APPLIED] * 3
+
+
+async def test_a_cancelled_wait_does_not_cancel_its_command(
+    ledger: RunLedger, committer: ProcessCommitter
+) -> None:
+    (run_id,) = queue_runs(ledger, 1)
+    waiting = asyncio.create_task(committer.commit(start(run_id)))
+    await asyncio.sleep(0)  # one turn of the loop (not a wait): the command is submitted
+    waiting.cancel()  # before it even left this process
+    done = CompleteRun(run_id, WORKER, attempt=1, reason_code=ReasonCode.JOB_SUCCEEDED, summary={})
+    completed = await committer.commit(done)
+    assert waiting.cancelled()
+    assert completed.status is RunStatus.COMPLETED
+    assert [row[0] for row in timeline(ledger, run_id)] == ["Queued", "Started", "Completed"]
+
+
+async def test_a_killed_committer_is_restarted_and_its_unacknowledged_commands_resent(
+    ledger: RunLedger, committer: ProcessCommitter
+) -> None:
+    runs = queue_runs(ledger, 20)
+    first = committer.pid
+    assert first is not None
+    waits = [asyncio.create_task(committer.commit(start(r))) for r in runs]
+    await asyncio.sleep(0)  # one turn of the loop (not a wait): all 20 are submitted
+    os.kill(first, signal.SIGKILL)  # and none is acknowledged yet
+    results = await asyncio.gather(*waits)
+    assert {r.status for r in results} == {RunStatus.RUNNING}
+    assert committer.restarts == 1 and committer.pid not in (None, first)
+    # Each run started once: a resent command that had in fact landed changed nothing.
+    assert all(timeline(ledger, r) == [("Queued",), ("Started", 1)] for r in runs)
+
+
+async def test_closing_drains_every_submitted_command_then_stops_the_process(
+    ledger: RunLedger,
+) -> None:
+    committer = ProcessCommitter(worker_ledger, ledger)
+    runs = queue_runs(ledger, 30)
+    waits = [asyncio.create_task(committer.commit(start(r))) for r in runs]
+    await asyncio.sleep(0)  # one turn of the loop (not a wait): all 30 are submitted
+    await committer.aclose()
+    assert all(w.done() and w.result().effect is Effect.APPLIED for w in waits)
+    assert committer.process.exitcode == 0
+    assert {ledger.state(r).status for r in runs} == {RunStatus.RUNNING}
+
+
+async def test_a_worker_whose_committer_was_killed_still_records_every_job(
+    ledger: RunLedger, redis_server: str, queue_name: str
+) -> None:
+    queue = QueueSettings(redis_server, queue_name)
+    operations = load_operations("tests.worker_jobs")
+    async with RunClient(ledger, queue.client(), operations) as client:
+        run_ids = [
+            await client.enqueue("wtest.succeed", workspace="acme", params={"items": 1})
+            for _ in range(5)
+        ]
+    worker = make_worker(ledger, redis_server, queue_name)
+    killed = worker.tracker.committer.pid
+    assert killed is not None
+    os.kill(killed, signal.SIGKILL)
+    await run_burst(worker)
+    assert worker.tracker.committer.restarts == 1
+    for run_id in run_ids:
+        assert timeline(ledger, run_id) == [
+            ("Queued",),
+            ("Started", 1),
+            ("Completed", 1, "job.succeeded"),
+        ]
+
+
+async def test_a_committer_that_cannot_be_restarted_fails_every_command_loudly(
+    ledger: RunLedger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    committer = ProcessCommitter(ledger_unless_broken, ledger)
+    runs = queue_runs(ledger, 3)
+    assert (await committer.commit(start(runs[0]))).effect is Effect.APPLIED
+    monkeypatch.setenv(BROKEN, "1")
+    pending = asyncio.create_task(committer.commit(start(runs[1])))
+    await asyncio.sleep(0)  # one turn of the loop (not a wait): the command is submitted
+    os.kill(committer.pid or 0, signal.SIGKILL)
+    with pytest.raises(CommitterDiedError):
+        await pending
+    with pytest.raises(CommitterDiedError):
+        await committer.commit(start(runs[2]))  # later commands too: never dropped silently
+    await committer.aclose()
+    assert [ledger.state(r).status for r in runs] == [
+        RunStatus.RUNNING,
+        RunStatus.QUEUED,
+        RunStatus.QUEUED,
+    ]
