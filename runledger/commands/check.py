@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from runledger.commands.options import add_jobs_option
 from workers import load_operations
 from workers.settings import jobs_from_env
 from workers.worker import cron_jobs_for, timing_report
@@ -13,11 +14,7 @@ HELP = "check the operations' timeouts and stale thresholds against arq's redeli
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--jobs",
-        metavar="MODULE",
-        help="module(s) declaring the operations, comma-separated (default: $RUNLEDGER_JOBS)",
-    )
+    add_jobs_option(parser)
 
 
 def run(args: argparse.Namespace) -> int:

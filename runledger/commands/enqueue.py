@@ -10,6 +10,7 @@ from typing import Any
 from uuid import UUID
 
 from ledger import Actor
+from runledger.commands.options import add_jobs_option
 from workers import RunClient, WorkerError
 from workers.settings import jobs_from_env
 
@@ -28,11 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="a job parameter (a string); K:=JSON for a typed value; repeatable",
     )
     parser.add_argument("--idempotency-key", metavar="K", help="the same key, the same run")
-    parser.add_argument(
-        "--jobs",
-        metavar="MODULE",
-        help="module(s) declaring the operations (default: $RUNLEDGER_JOBS)",
-    )
+    add_jobs_option(parser)
 
 
 def parse_params(pairs: list[str]) -> dict[str, Any]:

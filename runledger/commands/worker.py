@@ -12,6 +12,7 @@ import sys
 
 from arq.connections import create_pool
 
+from runledger.commands.options import add_jobs_option
 from runledger.wiring import settings_from_env
 from workers import QueueSettings, build_worker, load_operations
 from workers.settings import jobs_from_env
@@ -22,11 +23,7 @@ HELP = "run an arq worker for the operations of --jobs, recording every run's tr
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--jobs",
-        metavar="MODULE",
-        help="module(s) declaring the operations, comma-separated (default: $RUNLEDGER_JOBS)",
-    )
+    add_jobs_option(parser)
     parser.add_argument("--burst", action="store_true", help="exit once the queue is empty")
     parser.add_argument(
         "--max-jobs", type=int, default=10, metavar="N", help="jobs run at once (arq: 10)"
