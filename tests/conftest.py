@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -92,11 +93,22 @@ def migrated_url(database_url: str) -> str:
     return database_url
 
 
+@contextmanager
+def migrated_ledger(url: str) -> Iterator[RunLedger]:
+    """A RunLedger on `url` after `runledger migrate`, closed afterwards."""
+    settings = DatabaseSettings.from_url(url)
+    list(migrate_all(settings))
+    app = RunLedger(settings)
+    try:
+        yield app
+    finally:
+        app.close()
+
+
 @pytest.fixture
-def ledger(migrated_url: str) -> Iterator[RunLedger]:
-    app = RunLedger(DatabaseSettings.from_url(migrated_url))
-    yield app
-    app.close()
+def ledger(database_url: str) -> Iterator[RunLedger]:
+    with migrated_ledger(database_url) as app:
+        yield app
 
 
 @pytest.fixture

@@ -13,9 +13,9 @@ from arq.constants import abort_jobs_ss, job_key_prefix
 from arq.jobs import Job, JobStatus
 from arq.utils import timestamp_ms
 
-from ledger import DatabaseSettings, ReasonCode, RunLedger
-from runledger.wiring import migrate_all
+from ledger import ReasonCode, RunLedger
 from tests import worker_jobs
+from tests.conftest import migrated_ledger
 from tests.integration.worker_helpers import (
     eventually,
     eventually_async,
@@ -31,10 +31,8 @@ pytestmark = pytest.mark.timeout(60)
 
 @pytest.fixture
 def pg_ledger(postgres_url: str) -> Iterator[RunLedger]:
-    list(migrate_all(DatabaseSettings.from_url(postgres_url)))
-    app = RunLedger(DatabaseSettings.from_url(postgres_url))
-    yield app
-    app.close()
+    with migrated_ledger(postgres_url) as app:
+        yield app
 
 
 @pytest.fixture

@@ -10,8 +10,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from ledger import DatabaseSettings, RunLedger
-from runledger.wiring import migrate_all
+from ledger import RunLedger
+from tests.conftest import migrated_ledger
 from tests.integration.worker_helpers import eventually, make_worker, run_burst, timeline
 from workers import QueueSettings, RunClient, load_operations
 
@@ -20,10 +20,8 @@ pytestmark = pytest.mark.timeout(60)
 
 @pytest.fixture
 def sqlite_ledger(sqlite_url: str) -> Iterator[RunLedger]:
-    list(migrate_all(DatabaseSettings.from_url(sqlite_url)))
-    app = RunLedger(DatabaseSettings.from_url(sqlite_url))
-    yield app
-    app.close()
+    with migrated_ledger(sqlite_url) as app:
+        yield app
 
 
 def rename_events_table(path: str, old: str, new: str) -> None:
