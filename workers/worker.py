@@ -109,6 +109,11 @@ class LedgerWorker(Worker):
         keep_in_progress: float | None,
     ) -> None:
         await self.tracker.record_end(job_id, finished=finish, shutting_down=self.shutting_down)
+        if not finish and self.is_cron_job(job_id):
+            # A cron pass cut short (by shutdown) is not re-queued: the next tick runs one.
+            # Re-queued, arq would hold it behind its 60 s in-progress key, blocking a
+            # burst worker's drain and running a pass whose tick has long gone.
+            finish = True
         await super().finish_job(
             job_id,
             finish,
@@ -118,6 +123,11 @@ class LedgerWorker(Worker):
             incr_score,
             keep_in_progress,
         )
+
+    def is_cron_job(self, job_id: str) -> bool:
+        """arq names a unique cron job's run `NAME:TICK_MS`."""
+        name, _, tick = job_id.rpartition(":")
+        return tick.isdigit() and any(job.name == name for job in self.cron_jobs)
 
     async def finish_failed_job(self, job_id: str, result_data: bytes | None) -> None:
         try:

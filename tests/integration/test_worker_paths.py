@@ -6,10 +6,12 @@ from __future__ import annotations
 import asyncio
 import signal
 from collections.abc import AsyncIterator, Iterator
+from typing import Any
 from uuid import uuid4
 
 import pytest
 from arq.constants import abort_jobs_ss, job_key_prefix
+from arq.cron import cron
 from arq.jobs import Job, JobStatus
 from arq.utils import timestamp_ms
 
@@ -198,6 +200,31 @@ async def test_a_shutdown_cancellation_schedules_a_retry_and_the_next_worker_fin
         ("Started", 2),
         ("Completed", 2, "job.succeeded"),
     ]
+
+
+async def _sleeping_cron(ctx: dict[str, Any]) -> None:
+    await asyncio.sleep(30)
+
+
+async def test_a_cron_pass_cut_short_by_shutdown_leaves_nothing_queued(
+    pg_ledger: RunLedger, redis_server: str, queue_name: str
+) -> None:
+    tick = cron(_sleeping_cron, name="wtest:cron", run_at_startup=True, unique=True, timeout=5)
+    first = make_worker(pg_ledger, redis_server, queue_name, burst=False, cron_jobs=[tick])
+    running = asyncio.create_task(first.async_run())
+    await eventually(lambda: first.job_tasks, timeout=10)
+    redis = first.pool
+    try:
+        first.handle_sig(signal.SIGTERM)
+        with pytest.raises(asyncio.CancelledError):
+            await running
+        await asyncio.gather(*first.tasks.values())
+        left_queued = await redis.zcard(queue_name)
+    finally:
+        await first.close()
+    # Re-queued, the pass would sit behind arq's 60 s cron in-progress key: a burst
+    # worker started now would wait for it instead of exiting on an empty queue.
+    assert left_queued == 0
 
 
 async def test_an_expired_job_ends_the_run_as_expired(
