@@ -12,7 +12,6 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 from uuid import UUID
 
-from eventsourcing.application import project_aggregate
 from eventsourcing.persistence import StoredEvent
 
 from ledger.commands import RunCommand
@@ -42,7 +41,10 @@ def prefetch_runs(
     for record in app.select_many(missing):
         stored.setdefault(record.originator_id, []).append(record)
     for records in stored.values():
-        run = project_aggregate(None, map(app.mapper.to_domain_event, records))
+        # eventsourcing's project_aggregate, without its per-event protocol assertion.
+        run = None
+        for record in records:
+            run = app.mapper.to_domain_event(record).mutate(run)
         if isinstance(run, OperationRun):
             runs[run.id] = run
             if cache is not None:

@@ -69,9 +69,15 @@ class JobTrack:
     progress: dict[str, Any] = field(default_factory=dict)
 
 
+_JSON_SCALARS = (str, int, float, bool, type(None))
+
+
 def json_safe(value: Mapping[str, Any]) -> dict[str, Any]:
     """A copy that the event store can encode: one odd value must not fail a whole batch."""
-    return dict(json.loads(json.dumps(dict(value), default=repr)))
+    flat = dict(value)
+    if all(type(k) is str and type(v) in _JSON_SCALARS for k, v in flat.items()):
+        return flat  # the common case (counters, names): nothing to convert
+    return dict(json.loads(json.dumps(flat, default=repr)))
 
 
 def describe_exception(error: BaseException) -> str:

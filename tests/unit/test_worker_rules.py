@@ -23,7 +23,7 @@ from workers import (
     load_operations,
 )
 from workers.client import summarize
-from workers.tracking import JobTrack, Verdict, end_command, queue_failure_reason
+from workers.tracking import JobTrack, Verdict, end_command, json_safe, queue_failure_reason
 
 
 async def _job(ctx: dict[str, Any]) -> None:
@@ -123,3 +123,11 @@ def test_a_jobs_module_must_exist_and_declare_operations() -> None:
     with pytest.raises(JobsModuleError, match="declares no @operation"):
         load_operations("ledger.codes")
     assert "wtest.succeed" in load_operations("tests.worker_jobs")
+
+
+def test_json_safe_keeps_plain_values_and_converts_the_rest() -> None:
+    plain = {"items": 3, "ratio": 0.5, "name": "x", "done": True, "note": None}
+    copied = json_safe(plain)
+    assert copied == plain and copied is not plain
+    odd = json_safe({"tags": ("a", "b"), 7: "seven", "nested": {"when": {1}}})
+    assert odd == {"tags": ["a", "b"], "7": "seven", "nested": {"when": "{1}"}}
