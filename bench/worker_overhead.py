@@ -157,7 +157,9 @@ async def main(args: argparse.Namespace) -> None:
     )
     print(f"plain arq   {p:,.0f} jobs/s")
     print(f"runledger   {t:,.0f} jobs/s")
+    paired = statistics.median(tr / pl for tr, pl in zip(tracked, plain, strict=True))
     print(f"ratio       {t / p:.2f} (target >= 0.70)")
+    print(f"median of the rounds' own ratios {paired:.2f} (each round's pair ran back to back)")
 
 
 def parse_args() -> argparse.Namespace:

@@ -1,1 +1,5 @@
-"""Starlette monitoring views and JSON API over the read models (see docs/ and DESIGN.md)."""
+"""Starlette monitoring views and JSON API over the read models.
+
+Not built yet: this package is empty. The read API it will serve is
+`projections.MonitoringView` (docs/projections.md).
+"""
