@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 from uuid import UUID
 
 from eventsourcing.persistence import StoredEvent
@@ -42,9 +42,10 @@ def prefetch_runs(
         stored.setdefault(record.originator_id, []).append(record)
     for records in stored.values():
         # eventsourcing's project_aggregate, without its per-event protocol assertion.
-        run = None
+        run: OperationRun | None = None
         for record in records:
-            run = app.mapper.to_domain_event(record).mutate(run)
+            event = cast("OperationRun.Event", app.mapper.to_domain_event(record))
+            run = event.mutate(run)
         if isinstance(run, OperationRun):
             runs[run.id] = run
             if cache is not None:
