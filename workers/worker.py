@@ -109,8 +109,8 @@ class LedgerWorker(Worker):
         keep_in_progress: float | None,
     ) -> None:
         await self.tracker.record_end(job_id, finished=finish, shutting_down=self.shutting_down)
-        if not finish and self.is_cron_job(job_id):
-            # A cron pass cut short (by shutdown) is not re-queued: the next tick runs one.
+        if not finish and self.shutting_down and self.is_cron_job(job_id):
+            # A cron pass cut short by shutdown is not re-queued: the next tick runs one.
             # Re-queued, arq would hold it behind its 60 s in-progress key, blocking a
             # burst worker's drain and running a pass whose tick has long gone.
             finish = True
