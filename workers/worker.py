@@ -109,10 +109,11 @@ class LedgerWorker(Worker):
         keep_in_progress: float | None,
     ) -> None:
         await self.tracker.record_end(job_id, finished=finish, shutting_down=self.shutting_down)
-        if not finish and self.shutting_down and self.is_cron_job(job_id):
+        if not finish and self.shutting_down and keep_in_progress is not None:
+            # arq keeps the in-progress key (60 s) only for cron jobs (arq 0.28.0, run_job).
             # A cron pass cut short by shutdown is not re-queued: the next tick runs one.
-            # Re-queued, arq would hold it behind its 60 s in-progress key, blocking a
-            # burst worker's drain and running a pass whose tick has long gone.
+            # Re-queued, it would sit behind that key, blocking a burst worker's drain
+            # and running a pass whose tick has long gone.
             finish = True
         await super().finish_job(
             job_id,
@@ -123,11 +124,6 @@ class LedgerWorker(Worker):
             incr_score,
             keep_in_progress,
         )
-
-    def is_cron_job(self, job_id: str) -> bool:
-        """arq names a unique cron job's run `NAME:TICK_MS`."""
-        name, _, tick = job_id.rpartition(":")
-        return tick.isdigit() and any(job.name == name for job in self.cron_jobs)
 
     async def finish_failed_job(self, job_id: str, result_data: bytes | None) -> None:
         try:
