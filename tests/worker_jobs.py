@@ -66,6 +66,12 @@ async def heartbeat(ctx: dict[str, Any]) -> dict[str, Any]:
     return {"written": [first, coalesced, forced]}
 
 
+@operation("wtest.nap", max_tries=1, **FAST)
+async def nap(ctx: dict[str, Any]) -> None:
+    """Keeps its slot a while, so a worker's polls read back jobs it is still running."""
+    await asyncio.sleep(0.15)
+
+
 @operation("wtest.unserved", max_tries=1, **FAST)
 async def unserved(ctx: dict[str, Any]) -> None:
     """Declared for the client, left out of the worker: arq finds no such function."""

@@ -18,7 +18,7 @@ import contextlib
 import logging
 import multiprocessing
 from collections.abc import Callable
-from dataclasses import replace
+from datetime import datetime
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from typing import Any, NamedTuple
@@ -32,7 +32,7 @@ from ledger import (
     RunNotFoundError,
     RunStatus,
 )
-from workers.commit_process import Reply, serve
+from workers.commit_process import Reply, encode_commands, serve
 
 log = logging.getLogger(__name__)
 # How long a committer process may take to start (imports, the ledger's pool).
@@ -45,6 +45,21 @@ class Committed(NamedTuple):
     effect: Effect
     status: RunStatus
     reason_code: str | None
+
+
+_COMMITTED: dict[Reply, Committed] = {}
+
+
+def committed(reply: Reply) -> Committed:
+    """The Committed a successful reply stands for (a handful of distinct ones, kept)."""
+    known = _COMMITTED.get(reply)
+    if known is None:
+        effect, status, reason = reply
+        assert effect is not None, "a refusal is not a commit"
+        known = Committed(Effect(effect), RunStatus(status), reason)
+        if len(_COMMITTED) < 1024:
+            _COMMITTED[reply] = known
+    return known
 
 
 class CommitRefusedError(LedgerError):
@@ -70,8 +85,9 @@ class ProcessCommitter:
         self.make_ledger, self.settings, self.clock = make_ledger, ledger.settings, ledger.clock
         self.options = options
         self.batches_committed = self.commands_committed = self.restarts = 0
-        self._pending: dict[int, tuple[RunCommand, asyncio.Future[Committed]]] = {}
-        self._outbox: list[tuple[int, RunCommand]] = []
+        # seq -> the command, its time, and who waits for it; unacknowledged ones only.
+        self._pending: dict[int, tuple[RunCommand, datetime, asyncio.Future[Committed]]] = {}
+        self._outbox: list[tuple[int, RunCommand, datetime]] = []
         self._seq = 0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closing = self._closed = False
@@ -111,14 +127,13 @@ class ProcessCommitter:
         if self._closing:
             raise RuntimeError("this ProcessCommitter is closed")
         loop = self._attach()
-        if command.at is None:
-            command = replace(command, at=self.clock())
+        at = command.at or self.clock()  # stamped once: a resent command keeps its time
         self._seq += 1
         waiter: asyncio.Future[Committed] = loop.create_future()
-        self._pending[self._seq] = (command, waiter)
+        self._pending[self._seq] = (command, at, waiter)
         if not self._outbox:
             loop.call_soon(self._flush)
-        self._outbox.append((self._seq, command))
+        self._outbox.append((self._seq, command, at))
         return await waiter
 
     def _attach(self) -> asyncio.AbstractEventLoop:
@@ -142,7 +157,7 @@ class ProcessCommitter:
             return
         batch, self._outbox = self._outbox, []
         try:
-            self._conn.send(batch)
+            self._conn.send_bytes(encode_commands(batch))
         except OSError:
             self._lost()  # everything sent is still pending: the restart resends it
 
@@ -168,12 +183,12 @@ class ProcessCommitter:
         entry = self._pending.pop(seq, None)
         if entry is None:
             return  # a resent command's second acknowledgement
-        command, waiter = entry
+        command, _, waiter = entry
         if waiter.cancelled():
             return  # its job stopped waiting; the command itself is durable
         effect, status, reason = reply
         if effect is not None:
-            waiter.set_result(Committed(Effect(effect), RunStatus(status), reason))
+            waiter.set_result(committed(reply))
         elif status == RunNotFoundError.__name__:
             waiter.set_exception(RunNotFoundError(command.run_id))
         else:
@@ -212,15 +227,17 @@ class ProcessCommitter:
         self.restarts += 1
         self._watch()
         # Every unacknowledged command, in submission order (the unsent ones included).
-        self._outbox = [(seq, command) for seq, (command, _) in sorted(self._pending.items())]
+        self._outbox = [
+            (seq, command, at) for seq, (command, at, _) in sorted(self._pending.items())
+        ]
         self._flush()
         if self._closing:
-            self._conn.send(None)
+            self._conn.send_bytes(b"")  # drain and stop
 
     def _fail_everything(self, error: Exception) -> None:
         log.error("%s; %d commands fail", error, len(self._pending))
         self._dead = error
-        for _, waiter in self._pending.values():
+        for _, _, waiter in self._pending.values():
             if not waiter.done():
                 waiter.set_exception(error)
         self._pending.clear()
@@ -235,12 +252,14 @@ class ProcessCommitter:
         if self._dead is not None:
             pass  # it could not be restarted: its commands have already failed
         elif self._loop is None:  # never used: nothing to drain
-            self._conn.send(None)
+            self._conn.send_bytes(b"")  # drain and stop
         else:
             self._closed_event = asyncio.Event()
             self._flush()
             if self._restarting is None:
-                self._conn.send(None)  # else the restart sends it, after resending
+                self._conn.send_bytes(
+                    b""
+                )  # drain and stop  # else the restart sends it, after resending
             await self._closed_event.wait()
             self._unwatch()
         self._closed = True

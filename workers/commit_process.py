@@ -5,9 +5,10 @@ CPU-bound and take turns on one GIL. Here the GroupCommitter runs in a child pro
 its own; the worker sends it commands over a pipe and gets back, per command, a small
 reply sent only after the command's transaction committed.
 
-Wire format (pickled, kept small so the pipe costs little CPU on either side):
-worker → here: a list of `(seq, command)`, or None to drain and stop.
-here → worker: `("ready",)`, `("results", [(seq, reply)], batches, commands)`,
+Wire format (kept small so the pipe costs little CPU on either side):
+worker → here: `encode_commands([(seq, command, at)])`, one message per turn of the
+worker's event loop, or an empty message to drain and stop.
+here → worker (pickled): `("ready",)`, `("results", [(seq, reply)], batches, commands)`,
 `("log", level, logger, message)` (warnings of this process, re-logged by the worker),
 `("closed",)`. A reply is `(effect, status, reason_code)` as strings, or
 `(None, error type name, message)` when the command was refused.
@@ -17,16 +18,84 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import pickle
 import signal
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from dataclasses import fields, replace
+from datetime import datetime
 from functools import partial
 from multiprocessing.connection import Connection
 from typing import Any
+from uuid import UUID
 
-from ledger import DatabaseSettings, GroupCommitter, RunCommand, RunLedger, Transition
+from ledger import (
+    CompleteRun,
+    DatabaseSettings,
+    FailByQueue,
+    GroupCommitter,
+    ReconcileStale,
+    RecordHeartbeat,
+    RecordLateSignal,
+    RunCommand,
+    RunLedger,
+    ScheduleRetry,
+    StartRun,
+    Transition,
+)
 
 Reply = tuple[str | None, str, str | None]
+
+# The commands a worker sends, by their index on the wire. A command of any other type
+# still travels, pickled whole (index -1).
+_WIRE_TYPES: tuple[type[RunCommand], ...] = (
+    StartRun,
+    CompleteRun,
+    FailByQueue,
+    ScheduleRetry,
+    RecordHeartbeat,
+    RecordLateSignal,
+    ReconcileStale,
+)
+_WIRE_INDEX = {kind: index for index, kind in enumerate(_WIRE_TYPES)}
+# Each type's fields after run_id and `at`, in the order a row carries them.
+_WIRE_FIELDS = tuple(
+    tuple(f.name for f in fields(kind) if f.name not in ("run_id", "at")) for kind in _WIRE_TYPES
+)
+
+
+def encode_commands(batch: Iterable[tuple[int, RunCommand, datetime]]) -> bytes:
+    """One message of `(seq, command, at)`: each command a flat row of plain values.
+
+    Pickling the dataclasses themselves goes through copyreg and UUID's own
+    `__getstate__` for every object; a row of builtins pickles in C, and its run id as
+    the UUID's integer. `at` is the command's time, stamped by the sender.
+    """
+    rows: list[tuple[Any, ...]] = []
+    for seq, command, at in batch:
+        index = _WIRE_INDEX.get(type(command), -1)
+        if index < 0:
+            rows.append((seq, index, replace(command, at=at)))
+            continue
+        values = command.__dict__
+        rows.append(
+            (seq, index, command.run_id.int, at, *[values[name] for name in _WIRE_FIELDS[index]])
+        )
+    return pickle.dumps(rows, pickle.HIGHEST_PROTOCOL)
+
+
+def decode_commands(data: bytes) -> list[tuple[int, RunCommand]]:
+    """The `(seq, command)` pairs of one `encode_commands` message."""
+    batch: list[tuple[int, RunCommand]] = []
+    for row in pickle.loads(data):
+        seq, index = row[0], row[1]
+        if index < 0:
+            batch.append((seq, row[2]))
+            continue
+        kind, names = _WIRE_TYPES[index], _WIRE_FIELDS[index]
+        command = kind(UUID(int=row[2]), at=row[3], **dict(zip(names, row[4:], strict=True)))
+        batch.append((seq, command))
+    return batch
 
 
 def encode(result: Transition | Exception) -> Reply:
@@ -99,12 +168,12 @@ def serve(
     try:
         while True:
             try:
-                message = conn.recv()
+                message = conn.recv_bytes()
             except (EOFError, OSError):
                 break  # the worker died: commit what we have, then go
-            if message is None:
+            if not message:
                 break
-            for seq, command in message:
+            for seq, command in decode_commands(message):
                 _enqueue(committer, outbox, seq, command)
     finally:
         committer.close(timeout=close_timeout)

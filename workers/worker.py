@@ -98,6 +98,20 @@ class LedgerWorker(Worker):
         self.shutting_down = True
         super().handle_sig_wait_for_completion(signum)
 
+    async def start_jobs(self, job_ids: list[bytes]) -> None:
+        """arq's start_jobs, minus the jobs this worker is running right now.
+
+        A poll reads the oldest job ids of the queue, and a job stays there until it
+        finishes, so a busy worker reads back its own running jobs. arq asks Redis about
+        each one (a WATCH, an EXISTS and a ZSCORE, one after the other, before the next
+        id can start) only to find its in-progress key. A running task of ours is
+        proof enough: skipping it changes no outcome (the key is there until the task
+        has finished the job) and frees that time for the jobs that can start.
+        """
+        tasks = self.tasks
+        fresh = [j for j in job_ids if (t := tasks.get(j.decode())) is None or t.done()]
+        await super().start_jobs(fresh)
+
     async def finish_job(
         self,
         job_id: str,

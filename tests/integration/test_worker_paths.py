@@ -14,6 +14,7 @@ from arq.constants import abort_jobs_ss, job_key_prefix
 from arq.cron import cron
 from arq.jobs import Job, JobStatus
 from arq.utils import timestamp_ms
+from arq.worker import Worker
 
 from ledger import ReasonCode, RunLedger
 from tests import worker_jobs
@@ -26,7 +27,7 @@ from tests.integration.worker_helpers import (
     run_burst,
     timeline,
 )
-from workers import QueueSettings, RunClient, load_operations
+from workers import LedgerWorker, QueueSettings, RunClient, load_operations
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -308,3 +309,44 @@ async def test_a_job_enqueued_around_the_ledger_fails_in_arq_and_the_worker_carr
     assert "has no run in the ledger" in str(result.result)
     assert timeline(pg_ledger, run_id)[-1] == ("Completed", 1, "job.succeeded")
     assert await Job(stray, client.redis).status() is JobStatus.complete
+
+
+async def test_a_busy_worker_does_not_ask_redis_about_jobs_it_is_running(
+    client: RunClient,
+    pg_ledger: RunLedger,
+    redis_server: str,
+    queue_name: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    run_ids = [await client.enqueue("wtest.nap", workspace="acme") for _ in range(8)]
+    offered: list[str] = []  # ids a poll read back while this worker ran them
+    asked: list[str] = []  # of those, the ones handed on to arq's claim (Redis round trips)
+
+    def running(worker: Worker, job_ids: list[bytes]) -> list[str]:
+        return [
+            j.decode()
+            for j in job_ids
+            if (task := worker.tasks.get(j.decode())) is not None and not task.done()
+        ]
+
+    ours, arqs = LedgerWorker.start_jobs, Worker.start_jobs
+
+    async def offer(self: LedgerWorker, job_ids: list[bytes]) -> None:
+        offered.extend(running(self, job_ids))
+        await ours(self, job_ids)
+
+    async def claim(self: Worker, job_ids: list[bytes]) -> None:
+        asked.extend(running(self, job_ids))
+        await arqs(self, job_ids)
+
+    monkeypatch.setattr(LedgerWorker, "start_jobs", offer)
+    monkeypatch.setattr(Worker, "start_jobs", claim)
+    await run_burst(make_worker(pg_ledger, redis_server, queue_name, max_jobs=3))
+    assert offered, "no poll read back a running job: the test proves nothing"
+    assert asked == []
+    for run_id in run_ids:
+        assert timeline(pg_ledger, run_id) == [
+            ("Queued",),
+            ("Started", 1),
+            ("Completed", 1, "job.succeeded"),
+        ]

@@ -1,0 +1,93 @@
+"""The worker-to-committer wire format: every command arrives exactly as it was sent."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+
+import pytest
+
+from ledger import (
+    CompleteRun,
+    FailByQueue,
+    Outcome,
+    ReasonCode,
+    ReconcileStale,
+    RecordHeartbeat,
+    RecordLateSignal,
+    RunCommand,
+    ScheduleRetry,
+    StartRun,
+)
+from workers.commit_channel import committed
+from workers.commit_process import decode_commands, encode_commands
+
+AT = datetime(2026, 11, 27, 12, 30, 45, 123456, tzinfo=UTC)
+RUN = uuid.UUID("7b0d4c8e-3f1a-4e62-9d5b-2c7e8f9a0b1c")
+
+COMMANDS: list[RunCommand] = [
+    StartRun(RUN, "worker:h:1", attempt=2, worker_id="h:1"),
+    CompleteRun(
+        RUN,
+        "worker:h:1",
+        attempt=1,
+        reason_code=ReasonCode.JOB_PARTIALLY_SUCCEEDED,
+        summary={"ok": 2, "nested": {"a": [1, 2.5, None]}},
+    ),
+    FailByQueue(RUN, "worker:h:1", attempt=3, reason_code=ReasonCode.QUEUE_TIMEOUT, error=None),
+    ScheduleRetry(RUN, "worker:h:1", attempt=1, reason="job.retry", defer_seconds=0.5),
+    RecordHeartbeat(RUN, "worker:h:1", attempt=1, progress={"done": 3, "total": 10}),
+    RecordLateSignal(RUN, "worker:h:1", signal="started", attempt=2, details={"why": "x"}),
+    ReconcileStale(
+        RUN,
+        "reconciler:h:2",
+        reason_code=ReasonCode.RECONCILER_QUEUE_RESULT,
+        evidence={"arq": "result stored"},
+        outcome=Outcome.FAILED,
+        observed_last_activity_at=AT,
+    ),
+]
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=lambda c: type(c).__name__)
+def test_each_command_type_arrives_equal_with_its_stamped_time(command: RunCommand) -> None:
+    [(seq, received)] = decode_commands(encode_commands([(41, command, AT)]))
+    assert seq == 41
+    assert received == replace(command, at=AT)
+    assert type(received) is type(command)
+    assert received.run_id == RUN and isinstance(received.run_id, uuid.UUID)
+
+
+def test_a_batch_keeps_its_order_and_sequence_numbers() -> None:
+    batch = [(n, command, AT) for n, command in enumerate(COMMANDS, start=100)]
+    received = decode_commands(encode_commands(batch))
+    assert received == [(n, replace(command, at=AT)) for n, command, _ in batch]
+
+
+@dataclass(frozen=True)
+class UnlistedCommand(RunCommand):
+    note: str = ""
+
+
+def test_a_command_type_the_wire_does_not_list_still_travels_whole() -> None:
+    command = UnlistedCommand(RUN, "someone", note="kept")
+    [(seq, received)] = decode_commands(encode_commands([(7, command, AT)]))
+    assert (seq, received) == (7, replace(command, at=AT))
+
+
+def test_an_empty_batch_is_not_the_stop_message() -> None:
+    # The committer stops on an empty message; a batch with nothing in it never is one.
+    assert encode_commands([]) != b""
+    assert decode_commands(encode_commands([])) == []
+
+
+def test_replies_map_to_the_same_committed_value() -> None:
+    first = committed(("applied", "completed", "job.succeeded"))
+    again = committed(("applied", "completed", "job.succeeded"))
+    assert first is again
+    assert (str(first.effect), str(first.status), first.reason_code) == (
+        "applied",
+        "completed",
+        "job.succeeded",
+    )
