@@ -23,7 +23,7 @@ import signal
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import fields, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import partial
 from multiprocessing.connection import Connection
 from typing import Any
@@ -69,7 +69,9 @@ def encode_commands(batch: Iterable[tuple[int, RunCommand, datetime]]) -> bytes:
 
     Pickling the dataclasses themselves goes through copyreg and UUID's own
     `__getstate__` for every object; a row of builtins pickles in C, and its run id as
-    the UUID's integer. `at` is the command's time, stamped by the sender.
+    the UUID's integer. `at` is the command's time, stamped by the sender; a UTC time
+    travels naive (pickling `timezone.utc` costs more than the rest of the row) and
+    any other time as it is, in a 1-tuple.
     """
     rows: list[tuple[Any, ...]] = []
     for seq, command, at in batch:
@@ -78,8 +80,9 @@ def encode_commands(batch: Iterable[tuple[int, RunCommand, datetime]]) -> bytes:
             rows.append((seq, index, replace(command, at=at)))
             continue
         values = command.__dict__
+        stamp = at.replace(tzinfo=None) if at.tzinfo is UTC else (at,)
         rows.append(
-            (seq, index, command.run_id.int, at, *[values[name] for name in _WIRE_FIELDS[index]])
+            (seq, index, command.run_id.int, stamp, *[values[n] for n in _WIRE_FIELDS[index]])
         )
     return pickle.dumps(rows, pickle.HIGHEST_PROTOCOL)
 
@@ -92,8 +95,9 @@ def decode_commands(data: bytes) -> list[tuple[int, RunCommand]]:
         if index < 0:
             batch.append((seq, row[2]))
             continue
-        kind, names = _WIRE_TYPES[index], _WIRE_FIELDS[index]
-        command = kind(UUID(int=row[2]), at=row[3], **dict(zip(names, row[4:], strict=True)))
+        kind, names, stamp = _WIRE_TYPES[index], _WIRE_FIELDS[index], row[3]
+        at = stamp.replace(tzinfo=UTC) if isinstance(stamp, datetime) else stamp[0]
+        command = kind(UUID(int=row[2]), at=at, **dict(zip(names, row[4:], strict=True)))
         batch.append((seq, command))
     return batch
 

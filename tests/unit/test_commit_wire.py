@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
@@ -55,6 +55,7 @@ def test_each_command_type_arrives_equal_with_its_stamped_time(command: RunComma
     [(seq, received)] = decode_commands(encode_commands([(41, command, AT)]))
     assert seq == 41
     assert received == replace(command, at=AT)
+    assert received.at is not None and received.at.tzinfo is UTC
     assert type(received) is type(command)
     assert received.run_id == RUN and isinstance(received.run_id, uuid.UUID)
 
@@ -63,6 +64,21 @@ def test_a_batch_keeps_its_order_and_sequence_numbers() -> None:
     batch = [(n, command, AT) for n, command in enumerate(COMMANDS, start=100)]
     received = decode_commands(encode_commands(batch))
     assert received == [(n, replace(command, at=AT)) for n, command, _ in batch]
+
+
+@pytest.mark.parametrize(
+    "at",
+    [
+        AT.astimezone(timezone(timedelta(hours=-5))),  # another zone: kept as it was
+        AT.replace(tzinfo=None),  # naive: stays naive, not taken for UTC
+    ],
+    ids=["other-zone", "naive"],
+)
+def test_a_time_outside_utc_arrives_as_it_was_sent(at: datetime) -> None:
+    command = StartRun(RUN, "worker:h:1", attempt=1, worker_id="h:1")
+    [(_, received)] = decode_commands(encode_commands([(1, command, at)]))
+    assert received.at == at
+    assert received.at is not None and received.at.tzinfo == at.tzinfo
 
 
 @dataclass(frozen=True)
