@@ -4,9 +4,10 @@ Both sides use one Redis, the same arq settings (max_jobs, poll_delay, abort sup
 burst mode in this process) and a fresh PostgreSQL schema for the ledger. The tracked
 side commits `Started` before each job runs and `Completed` before arq writes its
 result (group-committed across concurrent jobs), so every transition is durable before
-the step that produced it returns. Rounds alternate plain / tracked to share noise.
+the step that produced it returns. Each round pairs a plain and a tracked run, each side
+going first in every other round, to share the machine's noise.
 
-    .venv/bin/python -m bench.worker_overhead --jobs 2000 --rounds 3
+    .venv/bin/python -m bench.worker_overhead --jobs 2000 --rounds 8
 """
 
 from __future__ import annotations
@@ -91,13 +92,14 @@ async def tracked_round(args: argparse.Namespace, redis: ArqRedis, ledger: RunLe
     elapsed = time.perf_counter() - began
     committer = worker.tracker.committer
     batches, commands = committer.batches_committed, committer.commands_committed
+    messages = committer.messages_sent
     await worker.tracker.close()
     assert worker.jobs_complete == args.jobs, worker
     done = await asyncio.to_thread(lambda: sum(ledger.state(r).is_terminal for r in run_ids))
     assert done == args.jobs, f"only {done} of {args.jobs} runs completed"
     print(
         f"    tracked: {commands} transitions in {batches} transactions "
-        f"({commands / max(batches, 1):.1f} per transaction)"
+        f"({commands / max(batches, 1):.1f} per transaction), {messages} messages"
     )
     return args.jobs / elapsed
 
@@ -140,8 +142,14 @@ async def main(args: argparse.Namespace) -> None:
     tracked: list[float] = []
     try:
         for number in range(1, args.rounds + 1):
-            plain.append(await plain_round(args, redis))
-            tracked.append(await tracked_round(args, redis, ledger))
+            # Each side goes first in every other round: neither always inherits the
+            # other's leftovers (Redis keys, a warm or busy machine).
+            if number % 2:
+                plain.append(await plain_round(args, redis))
+                tracked.append(await tracked_round(args, redis, ledger))
+            else:
+                tracked.append(await tracked_round(args, redis, ledger))
+                plain.append(await plain_round(args, redis))
             print(
                 f"round {number}: plain {plain[-1]:,.0f} jobs/s, tracked {tracked[-1]:,.0f} "
                 f"jobs/s, ratio {tracked[-1] / plain[-1]:.2f}"

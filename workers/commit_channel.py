@@ -77,14 +77,21 @@ class ProcessCommitter:
         self,
         make_ledger: Callable[[DatabaseSettings], RunLedger],
         ledger: RunLedger,
+        *,
+        pace: float = 0.0,
         **options: Any,
     ) -> None:
         """`ledger` lends its settings and clock (commands are stamped here, as a
         GroupCommitter would); `make_ledger` builds the committer process's own ledger.
+        `pace`: at most one message to the committer process per `pace` seconds; what
+        comes sooner waits for the next one (the first after a quiet spell goes at once).
         `options` are the GroupCommitter's, plus `close_timeout`."""
         self.make_ledger, self.settings, self.clock = make_ledger, ledger.settings, ledger.clock
         self.options = options
+        self.pace = pace
+        self._last_flush = float("-inf")
         self.batches_committed = self.commands_committed = self.restarts = 0
+        self.messages_sent = 0  # batches of commands sent to the committer process
         # seq -> the command, its time, and who waits for it; unacknowledged ones only.
         self._pending: dict[int, tuple[RunCommand, datetime, asyncio.Future[Committed]]] = {}
         self._outbox: list[tuple[int, RunCommand, datetime]] = []
@@ -132,7 +139,11 @@ class ProcessCommitter:
         waiter: asyncio.Future[Committed] = loop.create_future()
         self._pending[self._seq] = (command, at, waiter)
         if not self._outbox:
-            loop.call_soon(self._flush)
+            wait = self._last_flush + self.pace - loop.time()
+            if wait > 0:
+                loop.call_later(wait, self._flush)
+            else:
+                loop.call_soon(self._flush)
         self._outbox.append((self._seq, command, at))
         return await waiter
 
@@ -156,17 +167,23 @@ class ProcessCommitter:
         if not self._outbox or self._restarting is not None or self._dead is not None:
             return
         batch, self._outbox = self._outbox, []
+        if self._loop is not None:
+            self._last_flush = self._loop.time()
         try:
             self._conn.send_bytes(encode_commands(batch))
+            self.messages_sent += 1
         except OSError:
             self._lost()  # everything sent is still pending: the restart resends it
 
     def _on_readable(self) -> None:
+        # One message per call: the loop calls again while the pipe has more. (Asking
+        # `poll()` first would build a selector twice per message.)
         try:
-            while self._conn.poll():
-                self._receive(self._conn.recv())
+            message = self._conn.recv()
         except (EOFError, OSError):
             self._lost()
+        else:
+            self._receive(message)
 
     def _receive(self, message: tuple[Any, ...]) -> None:
         kind = message[0]

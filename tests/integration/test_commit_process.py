@@ -97,6 +97,47 @@ async def test_a_cancelled_wait_does_not_cancel_its_command(
     assert [row[0] for row in timeline(ledger, run_id)] == ["Queued", "Started", "Completed"]
 
 
+async def test_a_paced_committer_sends_what_comes_within_one_pace_as_one_message(
+    ledger: RunLedger,
+) -> None:
+    pace = 0.5
+    committer = ProcessCommitter(worker_ledger, ledger, pace=pace)
+    try:
+        runs = queue_runs(ledger, 11)
+        loop = asyncio.get_running_loop()
+        began = loop.time()
+        await committer.commit(start(runs[0]))  # after a quiet spell: it leaves at once
+        first = loop.time() - began
+        results = await asyncio.gather(*(committer.commit(start(r)) for r in runs[1:]))
+        rest = loop.time() - began
+        assert first < pace <= rest
+        assert committer.messages_sent == 2
+        assert {r.status for r in results} == {RunStatus.RUNNING}
+        assert committer.commands_committed == 11
+    finally:
+        await committer.aclose()
+
+
+async def test_commands_held_by_the_pace_survive_a_committer_killed_meanwhile(
+    ledger: RunLedger,
+) -> None:
+    committer = ProcessCommitter(worker_ledger, ledger, pace=0.5)
+    try:
+        runs = queue_runs(ledger, 6)
+        first = committer.pid
+        assert first is not None
+        await committer.commit(start(runs[0]))
+        waits = [asyncio.create_task(committer.commit(start(r))) for r in runs[1:]]
+        await asyncio.sleep(0)  # submitted, held until the pace is up
+        os.kill(first, signal.SIGKILL)
+        results = await asyncio.gather(*waits)
+        assert {r.status for r in results} == {RunStatus.RUNNING}
+        assert committer.restarts == 1
+        assert all(timeline(ledger, r) == [("Queued",), ("Started", 1)] for r in runs)
+    finally:
+        await committer.aclose()
+
+
 async def test_a_killed_committer_is_restarted_and_its_unacknowledged_commands_resent(
     ledger: RunLedger, committer: ProcessCommitter
 ) -> None:
