@@ -26,7 +26,7 @@ from arq.worker import Worker, func
 from ledger import DatabaseSettings, RunLedger
 from runledger.wiring import migrate_all
 from workers import OperationRegistry, QueueSettings, build_worker, operation
-from workers.worker import worker_ledger
+from workers.worker import claim_in_chains, worker_ledger
 
 POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
 REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -60,15 +60,29 @@ async def enqueue(redis: ArqRedis, queue: str, job_ids: list[str], function: str
         )
 
 
+class ChainedWorker(Worker):
+    """Plain arq; with `chains` > 1 it skips its running jobs and claims in chains, as a
+    LedgerWorker does (`--plain-claim-chains`, for comparison)."""
+
+    chains = 1
+
+    async def start_jobs(self, job_ids: list[bytes]) -> None:
+        if self.chains < 2:
+            await super().start_jobs(job_ids)  # arq's own, untouched
+        else:
+            await claim_in_chains(super().start_jobs, self.tasks, job_ids, self.chains)
+
+
 async def plain_round(args: argparse.Namespace, redis: ArqRedis) -> float:
     queue = f"bench:plain:{uuid.uuid4().hex[:8]}"
     await enqueue(redis, queue, [uuid.uuid4().hex for _ in range(args.jobs)], "bench.noop")
-    worker = Worker(
+    worker = ChainedWorker(
         [func(plain_noop, name="bench.noop", timeout=5, max_tries=1)],
         queue_name=queue,
         redis_pool=redis,
         **arq_settings(args),
     )
+    worker.chains = args.plain_claim_chains
     began = time.perf_counter()
     await worker.async_run()
     elapsed = time.perf_counter() - began
@@ -163,6 +177,8 @@ async def main(args: argparse.Namespace) -> None:
         f"median of {args.rounds} rounds of {args.jobs} no-op jobs (max_jobs "
         f"{args.max_jobs}, poll_delay {args.poll_delay} s, PostgreSQL):"
     )
+    if args.plain_claim_chains:
+        print(f"(plain arq claiming in {args.plain_claim_chains} chains, as a LedgerWorker)")
     print(f"plain arq   {p:,.0f} jobs/s")
     print(f"runledger   {t:,.0f} jobs/s")
     paired = statistics.median(tr / pl for tr, pl in zip(tracked, plain, strict=True))
@@ -176,6 +192,13 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--max-jobs", type=int, default=50)
     parser.add_argument("--poll-delay", type=float, default=0.05)
+    parser.add_argument(
+        "--plain-claim-chains",
+        type=int,
+        default=0,
+        help="give the plain side LedgerWorker's claiming too (that many chains; "
+        "default: arq's own start_jobs)",
+    )
     parser.add_argument("--postgres-url", default=POSTGRES_URL)
     parser.add_argument("--redis-url", default=REDIS_URL)
     return parser.parse_args()

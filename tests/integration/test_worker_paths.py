@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import signal
 from collections.abc import AsyncIterator, Iterator
+from datetime import datetime
 from typing import Any
 from uuid import uuid4
 
@@ -28,6 +29,7 @@ from tests.integration.worker_helpers import (
     timeline,
 )
 from workers import LedgerWorker, QueueSettings, RunClient, load_operations
+from workers.worker import CLAIM_CHAINS
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -210,7 +212,17 @@ async def _sleeping_cron(ctx: dict[str, Any]) -> None:
 async def test_a_cron_pass_cut_short_by_shutdown_leaves_nothing_queued(
     pg_ledger: RunLedger, redis_server: str, queue_name: str
 ) -> None:
-    tick = cron(_sleeping_cron, name="wtest:cron", run_at_startup=True, unique=True, timeout=5)
+    # Its only run is the one at startup: its next tick is hours away (a tick due during
+    # the test would queue a new pass, and that one rightly stays queued).
+    far_hour = (datetime.now().hour + 12) % 24
+    tick = cron(
+        _sleeping_cron,
+        name="wtest:cron",
+        hour={far_hour},
+        run_at_startup=True,
+        unique=True,
+        timeout=5,
+    )
     first = make_worker(pg_ledger, redis_server, queue_name, burst=False, cron_jobs=[tick])
     running = asyncio.create_task(first.async_run())
     await eventually(lambda: first.job_tasks, timeout=10)
@@ -344,6 +356,39 @@ async def test_a_busy_worker_does_not_ask_redis_about_jobs_it_is_running(
     await run_burst(make_worker(pg_ledger, redis_server, queue_name, max_jobs=3))
     assert offered, "no poll read back a running job: the test proves nothing"
     assert asked == []
+    for run_id in run_ids:
+        assert timeline(pg_ledger, run_id) == [
+            ("Queued",),
+            ("Started", 1),
+            ("Completed", 1, "job.succeeded"),
+        ]
+
+
+async def test_a_worker_claims_one_polls_jobs_in_two_chains_and_starts_each_once(
+    client: RunClient,
+    pg_ledger: RunLedger,
+    redis_server: str,
+    queue_name: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    run_ids = [await client.enqueue("wtest.nap", workspace="acme") for _ in range(9)]
+    active, most, claimed = 0, 0, []
+    arqs = Worker.start_jobs
+
+    async def chain(self: Worker, job_ids: list[bytes]) -> None:
+        nonlocal active, most
+        active += 1
+        most = max(most, active)
+        claimed.extend(job_ids)
+        try:
+            await arqs(self, job_ids)
+        finally:
+            active -= 1
+
+    monkeypatch.setattr(Worker, "start_jobs", chain)
+    await run_burst(make_worker(pg_ledger, redis_server, queue_name, max_jobs=9))
+    assert most == CLAIM_CHAINS == 2
+    assert sorted(claimed) == sorted(str(r).encode() for r in run_ids)  # each id once
     for run_id in run_ids:
         assert timeline(pg_ledger, run_id) == [
             ("Queued",),
