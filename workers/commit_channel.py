@@ -273,10 +273,8 @@ class ProcessCommitter:
         else:
             self._closed_event = asyncio.Event()
             self._flush()
-            if self._restarting is None:
-                self._conn.send_bytes(
-                    b""
-                )  # drain and stop  # else the restart sends it, after resending
+            if self._restarting is None:  # else the restart sends it, after resending
+                self._conn.send_bytes(b"")  # drain and stop
             await self._closed_event.wait()
             self._unwatch()
         self._closed = True

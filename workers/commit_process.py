@@ -6,8 +6,9 @@ its own; the worker sends it commands over a pipe and gets back, per command, a 
 reply sent only after the command's transaction committed.
 
 Wire format (kept small so the pipe costs little CPU on either side):
-worker → here: `encode_commands([(seq, command, at)])`, one message per turn of the
-worker's event loop, or an empty message to drain and stop.
+worker → here: `encode_commands([(seq, command, at)])`, at most one message per
+`ProcessCommitter.pace`, or an empty message to drain and stop. Each message is
+committed as soon as the committer is free (the worker's pace does the batching).
 here → worker (pickled): `("ready",)`, `("results", [(seq, reply)], batches, commands)`,
 `("log", level, logger, message)` (warnings of this process, re-logged by the worker),
 `("closed",)`. A reply is `(effect, status, reason_code)` as strings, or
