@@ -22,7 +22,12 @@ from ledger import (
     RunStatus,
     StartRun,
 )
-from tests.integration.worker_helpers import make_worker, run_burst, timeline
+from tests.integration.worker_helpers import (
+    assert_each_succeeded_once,
+    make_worker,
+    run_burst,
+    timeline,
+)
 from workers import QueueSettings, RunClient, load_operations
 from workers.commit_channel import CommitterDiedError, ProcessCommitter
 from workers.worker import worker_ledger
@@ -183,12 +188,7 @@ async def test_a_worker_whose_committer_was_killed_still_records_every_job(
     os.kill(killed, signal.SIGKILL)
     await run_burst(worker)
     assert worker.tracker.committer.restarts == 1
-    for run_id in run_ids:
-        assert timeline(ledger, run_id) == [
-            ("Queued",),
-            ("Started", 1),
-            ("Completed", 1, "job.succeeded"),
-        ]
+    assert_each_succeeded_once(ledger, run_ids)
 
 
 async def test_a_committer_that_cannot_be_restarted_fails_every_command_loudly(

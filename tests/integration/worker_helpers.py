@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 from uuid import UUID
 
@@ -56,6 +56,16 @@ def timeline(ledger: RunLedger, run_id: UUID) -> list[tuple[Any, ...]]:
         else:
             rows.append((name, event.attempt))
     return rows
+
+
+def assert_each_succeeded_once(ledger: RunLedger, run_ids: Iterable[UUID]) -> None:
+    """Each run was started once, on its first attempt, and completed as succeeded."""
+    for run_id in run_ids:
+        assert timeline(ledger, run_id) == [
+            ("Queued",),
+            ("Started", 1),
+            ("Completed", 1, "job.succeeded"),
+        ], run_id
 
 
 async def eventually(
