@@ -5,29 +5,44 @@ catch-up runner (`CatchUpRunner`) keeps the models current exactly once; `replay
 rebuilds them beside the live ones and swaps them in.
 """
 
+from projections.errors import InvalidCursorError, ReadRequestError
 from projections.projector import READ_MODELS, create_tables
-from projections.queries import MonitoringView
+from projections.queries import DEFAULT_LIMIT, MAX_LIMIT, MonitoringView, clamp_limit
 from projections.rows import (
     AuditEntry,
+    AuditFilters,
     AuditPage,
+    Counts,
     ReconcileCandidate,
     RunFilters,
     RunRow,
     RunsPage,
     StatsRow,
     TimelineEntry,
+    TimelinePage,
 )
+from projections.scope import EVERY_WORKSPACE, Scope
 
 __all__ = [
+    "DEFAULT_LIMIT",
+    "EVERY_WORKSPACE",
+    "MAX_LIMIT",
     "READ_MODELS",
     "AuditEntry",
+    "AuditFilters",
     "AuditPage",
+    "Counts",
+    "InvalidCursorError",
     "MonitoringView",
+    "ReadRequestError",
     "ReconcileCandidate",
     "RunFilters",
     "RunRow",
     "RunsPage",
+    "Scope",
     "StatsRow",
     "TimelineEntry",
+    "TimelinePage",
+    "clamp_limit",
     "create_tables",
 ]

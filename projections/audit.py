@@ -21,6 +21,7 @@ TABLE = Table(
         ("actor", "TEXT NOT NULL"),
         ("action", "TEXT NOT NULL"),
         ("workspace", "TEXT NOT NULL"),
+        ("operation_type", "TEXT NOT NULL DEFAULT ''"),  # added later: see migrate.py
         ("run_id", "{uuid} NOT NULL"),
         ("details", "{json} NOT NULL"),
     ),
@@ -28,6 +29,10 @@ TABLE = Table(
     indexes=(
         Index("by_workspace", "workspace, position DESC"),
         Index("by_at", "at"),
+        Index("by_run", "run_id, position DESC"),
+        Index("by_actor", "actor, position DESC"),
+        Index("by_action", "action, position DESC"),
+        Index("by_type", "operation_type, position DESC"),
     ),
 )
 
@@ -36,13 +41,14 @@ def action_of(kind: str) -> str:
     return f"run.{kind}"
 
 
-def row(event: LedgerEvent, workspace: str, details: str) -> tuple[Any, ...]:
+def row(event: LedgerEvent, workspace: str, operation_type: str, details: str) -> tuple[Any, ...]:
     return (
         event.position,
         event.at,
         event.actor,
         action_of(event.kind),
         workspace,
+        operation_type,
         event.run_id,
         details,
     )

@@ -59,11 +59,16 @@ def canonical_time(text: str) -> str:
 class Connection:
     """A connection to the ledger's database with one SQL dialect for both stores."""
 
-    def __init__(self, settings: DatabaseSettings, *, autocommit: bool = False) -> None:
+    def __init__(
+        self, settings: DatabaseSettings, *, autocommit: bool = False, raw: Any = None
+    ) -> None:
+        """Opens a connection, or wraps `raw` (one lent by a pool, which keeps owning it)."""
         self.kind: Kind = settings.kind
         self.schema = settings.schema
         self._raw: Any
-        if self.kind == "postgresql":
+        if raw is not None:
+            self._raw = raw
+        elif self.kind == "postgresql":
             self._raw = psycopg.connect(
                 settings.conninfo(), autocommit=autocommit, connect_timeout=5
             )

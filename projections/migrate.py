@@ -9,5 +9,10 @@ from projections.projector import create_tables
 
 def migrate_read_models(settings: DatabaseSettings) -> str:
     with Connection(settings) as conn:
-        create_tables(conn)
+        added = create_tables(conn)
+    if added:
+        return (
+            f"read models: ready; added {', '.join(added)}: "
+            "run `runledger replay` to fill them from the events"
+        )
     return "read models: ready"

@@ -21,12 +21,21 @@ from projections.schema import Table
 READ_MODELS: tuple[Table, ...] = (runs_index.TABLE, timeline.TABLE, audit.TABLE, stats.TABLE)
 
 
-def create_tables(conn: Connection) -> None:
-    """What `runledger migrate` runs: the live tables, their indexes, the tracking row."""
+def create_tables(conn: Connection) -> list[str]:
+    """What `runledger migrate` runs: the live tables, their indexes, the tracking row.
+
+    Returns the columns added to tables an older version created (`table.column`): their
+    old rows hold defaults until `runledger replay` rebuilds the read models.
+    """
+    added: list[str] = []
     with conn.transaction():
         for table in (*READ_MODELS, tracking.TABLE):
-            table.create(conn)
+            table.create(conn, with_indexes=False)
+            added += [f"{table.name}.{name}" for name in table.add_missing_columns(conn)]
+            for statement in table.index_sql():
+                conn.execute(statement)
         tracking.ensure(conn)
+    return added
 
 
 @dataclass
@@ -47,7 +56,8 @@ class RunFolder:
                 self.touched.add(event.run_id)
             details = runs_index.canonical_json(event.data)
             self.timeline_rows.append(timeline.row(event, details))
-            self.audit_rows.append(audit.row(event, run.workspace if run else "", details))
+            workspace, kind = (run.workspace, run.operation_type) if run else ("", "")
+            self.audit_rows.append(audit.row(event, workspace, kind, details))
 
     def take_rows(self) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
         rows = (self.timeline_rows, self.audit_rows)

@@ -88,6 +88,7 @@ class AuditEntry:
     actor: str
     action: str  # run.queued, run.started, ... run.reconciled_stale
     workspace: str
+    operation_type: str
     run_id: UUID
     details: dict[str, Any]
 
@@ -104,24 +105,66 @@ class StatsRow:
 
 @dataclass(frozen=True)
 class RunFilters:
-    """Filters of `list_runs`. `workspaces=None` means every workspace; an empty set none."""
+    """Filters of `list_runs` (each None = not filtered). Who may see what is the Scope's
+    business, not a filter's: `workspace` only narrows the caller's scope."""
 
-    workspaces: frozenset[str] | None = None
-    status: RunStatus | None = None
+    workspace: str | None = None
     operation_type: str | None = None
+    status: RunStatus | None = None
     outcome: Outcome | None = None
+    freshness: Freshness | None = None  # stale/fresh at the query's `now`
     ended_by: EndedBy | None = None
     reason_code: ReasonCode | None = None
-    freshness: Freshness | None = None  # stale/fresh at the query's `now`
+    queued_after: datetime | None = None  # inclusive
+    queued_before: datetime | None = None  # exclusive
+
+
+@dataclass(frozen=True)
+class AuditFilters:
+    """Filters of `audit` (each None = not filtered); `since` inclusive, `until` exclusive."""
+
+    workspace: str | None = None
+    operation_type: str | None = None
+    run_id: UUID | None = None
+    actor: str | None = None
+    action: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
 
 
 @dataclass(frozen=True)
 class RunsPage:
     runs: list[RunRow]
-    next_cursor: str | None  # pass back as `cursor` for the next (older) page
+    next_cursor: str | None  # the next (older) page
+    prev_cursor: str | None = None  # the previous (newer) page, when this one is not the first
 
 
 @dataclass(frozen=True)
 class AuditPage:
     entries: list[AuditEntry]
-    next_before: int | None  # pass back as `before` for the next (older) page
+    next_cursor: str | None  # the next (older) page
+    prev_cursor: str | None = None  # the previous (newer) page
+
+
+@dataclass(frozen=True)
+class TimelinePage:
+    entries: list[TimelineEntry]  # oldest first; runs of heartbeats folded when asked
+    next_cursor: str | None  # the rest of the timeline
+    events: int  # how many events the run has in all
+
+
+@dataclass(frozen=True)
+class Counts:
+    """Exact run counts within a scope, for the index's filter chips.
+
+    From the stats read model (its size grows with the kinds of runs, never with their
+    number) and, for `stale`, the partial index over active runs.
+    """
+
+    total: int
+    by_status: dict[str, int]
+    by_outcome: dict[str, int]
+    by_ended_by: dict[str, int]
+    by_reason_code: dict[str, int]
+    failed_by: dict[str, int]  # failed runs per ended_by: job, queue, reconciler
+    stale: int  # queued or running runs past their threshold now

@@ -24,6 +24,7 @@ from projections.events import LedgerEvent
 from projections.schema import Index, Table
 
 ACTIVE = "status IN ('queued', 'running')"  # repeated verbatim in queries: see queries.py
+COMPLETED = "status = 'completed'"  # likewise (run_list.py)
 
 TABLE = Table(
     name="runs_index",
@@ -61,6 +62,13 @@ TABLE = Table(
         Index("by_queued", "queued_at DESC, id DESC"),
         Index("by_workspace", "workspace, queued_at DESC, id DESC"),
         Index("by_workspace_status", "workspace, status, queued_at DESC, id DESC"),
+        # One per filter of the list, each in the list's order (run_list.py).
+        Index("completed_by_queued", "queued_at DESC, id DESC", COMPLETED),
+        Index("active_by_queued", "queued_at DESC, id DESC", ACTIVE),
+        Index("by_type", "operation_type, queued_at DESC, id DESC"),
+        Index("by_outcome", "outcome, queued_at DESC, id DESC"),
+        Index("by_ended_by", "ended_by, queued_at DESC, id DESC"),
+        Index("by_reason", "reason_code, queued_at DESC, id DESC"),
         Index("active_by_activity", "last_activity_at, id", ACTIVE),
         Index("active_by_stale_at", "stale_at, id", ACTIVE),
     ),

@@ -58,6 +58,28 @@ class Table:
             for statement in self.index_sql(suffix, suffix):
                 conn.execute(statement)
 
+    def add_missing_columns(self, conn: Connection) -> list[str]:
+        """Adds columns a newer version declares to a table an older one created.
+
+        Only columns with a default (or nullable) can be added so; their values in old
+        rows are the default until `runledger replay` rebuilds the table from the events.
+        """
+        if conn.is_postgres:
+            rows = conn.execute(
+                "SELECT column_name FROM information_schema.columns "
+                "WHERE table_schema = ? AND table_name = ?",
+                (conn.schema, self.name),
+            )
+        else:
+            rows = [(r[1],) for r in conn.execute(f"PRAGMA table_info({self.name})")]
+        present = {str(r[0]) for r in rows}
+        added = []
+        for name, kind in self.columns:
+            if name not in present:
+                conn.execute(f"ALTER TABLE {{s}}{self.name} ADD COLUMN {name} {kind}")
+                added.append(name)
+        return added
+
     def dump(self, conn: Connection, suffix: str = "") -> list[tuple[object, ...]]:
         """Every row in primary-key order: what replay-equals-incremental compares."""
         cols = ", ".join(self.column_names)

@@ -19,7 +19,7 @@ from arq.cron import CronJob
 from redis.asyncio import Redis
 
 from ledger import DatabaseSettings, PolicyError, RunLedger
-from projections import MonitoringView, ReconcileCandidate
+from projections import MonitoringView, ReconcileCandidate, Scope
 from projections.runner import CatchUpRunner
 from workers.reconcile_rules import DEFAULT_GRACE_SECONDS
 from workers.reconciler import Reconciler, ReconcileReport
@@ -36,19 +36,29 @@ SETTINGS_KEY = "runledger_database_settings"
 QUEUE_KEY = "runledger_queue_settings"
 
 
-class CaughtUpCandidates:
+class IndexCandidates:
+    """The runs index's stale candidates, in every workspace (the reconciler is no operator)."""
+
+    def __init__(self, settings: DatabaseSettings) -> None:
+        self.view = MonitoringView(settings, pool_size=2)
+
+    def reconcile_candidates(self, idle_since: datetime, limit: int) -> list[ReconcileCandidate]:
+        return self.view.reconcile_candidates(Scope.every_workspace(), idle_since, limit)
+
+    def close(self) -> None:
+        self.view.close()
+
+
+class CaughtUpCandidates(IndexCandidates):
     """The runs index's stale candidates, after catching the index up with the ledger."""
 
     def __init__(self, settings: DatabaseSettings) -> None:
-        self.view = MonitoringView(settings)
+        super().__init__(settings)
         self.runner = CatchUpRunner(settings)
 
     def reconcile_candidates(self, idle_since: datetime, limit: int) -> list[ReconcileCandidate]:
         self.runner.run_once()
-        return self.view.reconcile_candidates(idle_since, limit)
-
-    def close(self) -> None:
-        self.view.close()
+        return super().reconcile_candidates(idle_since, limit)
 
 
 @asynccontextmanager

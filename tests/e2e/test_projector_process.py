@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from ledger import DatabaseSettings, RunLedger
-from projections import MonitoringView
+from projections import MonitoringView, Scope
 from projections.db import Connection
 from projections.lag import head_position, wait_until_projected
 from projections.projector import READ_MODELS
@@ -65,7 +65,7 @@ def test_a_projector_killed_mid_batch_and_restarted_counts_nothing_twice(
     incremental = dump(settings)
     assert len(incremental["audit_log"]) == head  # one entry per event, none repeated
     view = MonitoringView(settings)
-    assert sum(s.runs for s in view.stats()) == 2_007
+    assert sum(s.runs for s in view.stats(Scope.every_workspace())) == 2_007
     view.close()
     replay(settings)
     assert dump(settings) == incremental
@@ -95,7 +95,7 @@ def test_the_projector_survives_a_postgresql_restart(
     wait_until_projected(settings, timeout=60)
     assert running_projector.poll() is None  # it reconnected instead of dying
     view = MonitoringView(settings)
-    assert view.get_run(runs["partial"]) is not None
+    assert view.get_run(Scope.every_workspace(), runs["partial"]) is not None
     view.close()
     assert b"reconnecting" in _stderr_so_far(running_projector)
 

@@ -16,11 +16,13 @@ from ledger import (
     RunStatus,
     utcnow,
 )
-from projections import MonitoringView, RunFilters
+from projections import AuditFilters, MonitoringView, RunFilters, Scope
 from projections.db import Connection
 from projections.events import EventLog
 from projections.projector import catch_up
 from tests.integration.workload import FAST, mixed_workload
+
+ALL = Scope.every_workspace()
 
 
 @pytest.fixture
@@ -39,7 +41,7 @@ def test_a_run_shows_how_it_ended_and_its_timeline(ledger: RunLedger, view: Moni
     runs = mixed_workload(ledger)
     project(ledger)
 
-    failed = view.get_run(runs["queue_failed"])
+    failed = view.get_run(ALL, runs["queue_failed"])
     assert failed is not None
     assert (failed.status, failed.outcome, failed.ended_by) == (
         RunStatus.COMPLETED,
@@ -49,10 +51,12 @@ def test_a_run_shows_how_it_ended_and_its_timeline(ledger: RunLedger, view: Moni
     assert failed.reason_code is ReasonCode.QUEUE_TIMEOUT
     assert failed.summary == {"error": "TimeoutError()"}
     assert failed.late_signals == 1 and failed.freshness is None and failed.stale_at is None
-    events = [e.event for e in view.timeline(runs["queue_failed"])]
+    page = view.timeline(ALL, runs["queue_failed"], fold_heartbeats=False)
+    assert page is not None
+    events = [e.event for e in page.entries]
     assert events == ["queued", "started", "queue_failed", "late_signal_recorded"]
 
-    retried = view.get_run(runs["retried"])
+    retried = view.get_run(ALL, runs["retried"])
     assert retried is not None and retried.attempts == 2 and retried.worker_id.endswith("202")
     assert retried.summary == {"rows": 9} and retried.ended_by is EndedBy.JOB
 
@@ -60,14 +64,14 @@ def test_a_run_shows_how_it_ended_and_its_timeline(ledger: RunLedger, view: Moni
 def test_freshness_is_computed_at_query_time(ledger: RunLedger, view: MonitoringView) -> None:
     runs = mixed_workload(ledger)
     project(ledger)
-    running = view.get_run(runs["running"])
+    running = view.get_run(ALL, runs["running"])
     assert running is not None and running.freshness is Freshness.FRESH
     assert running.progress == {"done": 2, "total": 4} and running.heartbeats == 2
     assert running.stale_at == running.last_activity_at + timedelta(seconds=120)
 
     later = running.stale_at
-    assert view.get_run(runs["running"], now=later).freshness is Freshness.STALE  # type: ignore[union-attr]
-    stale = view.list_runs(RunFilters(freshness=Freshness.STALE), now=later)
+    assert view.get_run(ALL, runs["running"], now=later).freshness is Freshness.STALE  # type: ignore[union-attr]
+    stale = view.list_runs(ALL, RunFilters(freshness=Freshness.STALE), now=later)
     assert {r.id for r in stale.runs} == {runs["running"]}
 
 
@@ -79,7 +83,7 @@ def test_runs_are_listed_newest_first_by_page_and_filtered(
 
     seen, cursor = [], None
     while True:
-        page = view.list_runs(RunFilters(workspaces=frozenset({"acme"})), limit=3, cursor=cursor)
+        page = view.list_runs(Scope.of({"acme"}), limit=3, cursor=cursor)
         seen += page.runs
         if page.next_cursor is None:
             break
@@ -88,12 +92,12 @@ def test_runs_are_listed_newest_first_by_page_and_filtered(
     assert all(r.workspace == "acme" for r in seen)
     assert [r.queued_at for r in seen] == sorted((r.queued_at for r in seen), reverse=True)
 
-    reconciled = view.list_runs(RunFilters(ended_by=EndedBy.RECONCILER))
+    reconciled = view.list_runs(ALL, RunFilters(ended_by=EndedBy.RECONCILER))
     assert {r.reason_code for r in reconciled.runs} == {
         ReasonCode.RECONCILER_STALE_RUNNING,
         ReasonCode.RECONCILER_JOB_LOST,
     }
-    assert view.list_runs(RunFilters(workspaces=frozenset())).runs == []
+    assert view.list_runs(Scope.of(())).runs == []
 
 
 def test_reconcile_candidates_are_idle_active_runs_oldest_first(
@@ -102,7 +106,7 @@ def test_reconcile_candidates_are_idle_active_runs_oldest_first(
     runs = mixed_workload(ledger, rounds=2)
     project(ledger)
 
-    everything = view.reconcile_candidates(utcnow() + timedelta(seconds=1), limit=100)
+    everything = view.reconcile_candidates(ALL, utcnow() + timedelta(seconds=1), limit=100)
     assert {c.status for c in everything} == {RunStatus.QUEUED, RunStatus.RUNNING}
     assert len(everything) == 4  # one queued and one running run per round
     assert [c.last_activity_at for c in everything] == sorted(
@@ -112,8 +116,8 @@ def test_reconcile_candidates_are_idle_active_runs_oldest_first(
     assert oldest.stale_queued_after == FAST.stale_queued_after
     assert oldest.stale_at == oldest.last_activity_at + timedelta(seconds=600)
 
-    assert view.reconcile_candidates(oldest.last_activity_at, limit=100) == [oldest]
-    assert len(view.reconcile_candidates(utcnow(), limit=2)) == 2
+    assert view.reconcile_candidates(ALL, oldest.last_activity_at, limit=100) == [oldest]
+    assert len(view.reconcile_candidates(ALL, utcnow(), limit=2)) == 2
     assert runs["queued"] in {c.run_id for c in everything}
 
 
@@ -142,13 +146,13 @@ def test_audit_lists_every_event_newest_first_and_opens_one_entry(
     runs = mixed_workload(ledger)
     total = project(ledger)
 
-    entries, before = [], None
+    entries, cursor = [], None
     while True:
-        page = view.audit(limit=5, before=before)
+        page = view.audit(ALL, limit=5, cursor=cursor)
         entries += page.entries
-        if page.next_before is None:
+        if page.next_cursor is None:
             break
-        before = page.next_before
+        cursor = page.next_cursor
     assert len(entries) == total
     assert [e.position for e in entries] == sorted((e.position for e in entries), reverse=True)
     actions = {e.action for e in entries}
@@ -162,11 +166,13 @@ def test_audit_lists_every_event_newest_first_and_opens_one_entry(
         "run.completed",
     } <= actions
 
-    stale = view.audit(run_id=runs["stale"], action="run.reconciled_stale").entries
+    stale = view.audit(
+        ALL, AuditFilters(run_id=runs["stale"], action="run.reconciled_stale")
+    ).entries
     assert len(stale) == 1 and stale[0].actor == "reconciler" and stale[0].workspace == "beta"
     assert stale[0].details["evidence"] == {"previous_status": "running", "arq": "queued"}
-    assert view.audit_entry(stale[0].position) == stale[0]
-    assert view.audit(workspaces={"nobody"}).entries == []
+    assert view.audit_entry(ALL, stale[0].position) == stale[0]
+    assert view.audit(Scope.of({"nobody"})).entries == []
 
 
 def test_stats_count_runs_per_type_status_outcome_and_reason(
@@ -176,11 +182,11 @@ def test_stats_count_runs_per_type_status_outcome_and_reason(
     project(ledger)
     counts = {
         (s.workspace, s.operation_type, s.status, s.outcome, s.reason_code): s.runs
-        for s in view.stats()
+        for s in view.stats(ALL)
     }
     assert sum(counts.values()) == 21
     assert counts[("acme", "inventory.sync", RunStatus.QUEUED, None, None)] == 3
     assert counts[("acme", "inventory.sync", RunStatus.RUNNING, None, None)] == 3
     key = ("beta", "inventory.sync", RunStatus.COMPLETED, Outcome.FAILED, ReasonCode.QUEUE_TIMEOUT)
     assert counts[key] == 3
-    assert {s.workspace for s in view.stats(workspaces={"beta"})} == {"beta"}
+    assert {s.workspace for s in view.stats(Scope.of({"beta"}))} == {"beta"}

@@ -30,10 +30,9 @@ from ledger import (
     RunLedger,
     RunStatus,
 )
-from projections import MonitoringView
 from projections.runner import CatchUpRunner
 from workers import QueueSettings
-from workers.reconcile_cron import CaughtUpCandidates
+from workers.reconcile_cron import CaughtUpCandidates, IndexCandidates
 from workers.reconciler import Reconciler
 
 POLICY = OperationPolicy(timeout=5, max_tries=1, stale_queued_after=600, stale_running_after=300)
@@ -62,7 +61,7 @@ class Setup:
 
     def reconciler(self, *, caught_up: bool = True) -> Reconciler:
         candidates = (
-            CaughtUpCandidates(self.settings) if caught_up else MonitoringView(self.settings)
+            CaughtUpCandidates(self.settings) if caught_up else IndexCandidates(self.settings)
         )
         return Reconciler(
             RunLedger(self.settings),
