@@ -11,8 +11,10 @@ def describe_error(error: BaseException) -> str | None:
     """One line saying what is wrong and what to do, or None for an unexpected error."""
     if isinstance(error, LedgerError):
         return f"{error}" + (f" ({error.hint})" if error.hint else "")
-    if (isinstance(error, ProgrammingError) and "does not exist" in str(error)) or (
-        isinstance(error, PersistenceError) and "no such table" in str(error)
+    if (
+        (isinstance(error, ProgrammingError) and "does not exist" in str(error))
+        or (isinstance(error, PersistenceError) and "no such table" in str(error))
+        or _is_missing_table(error)
     ):
         return "the ledger's tables do not exist: run `runledger migrate` first"
     if isinstance(error, (OperationalError, PersistenceError)):
@@ -43,6 +45,14 @@ def _where() -> str:
 def _first_line(error: BaseException) -> str:
     text = str(error).strip() or type(error).__name__
     return text.splitlines()[0]
+
+
+def _is_missing_table(error: BaseException) -> bool:
+    """A read model's or the web app's table is missing (raised by the driver itself)."""
+    kind, module = type(error).__name__, type(error).__module__
+    if module.startswith("psycopg"):
+        return kind == "UndefinedTable"
+    return module == "sqlite3" and kind == "OperationalError" and "no such table" in str(error)
 
 
 def _is_connection_error(error: BaseException, library: str) -> bool:

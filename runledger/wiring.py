@@ -41,7 +41,13 @@ def migrate_read_models(settings: DatabaseSettings) -> str:
     return step(settings)
 
 
-MIGRATIONS: list[Migration] = [migrate_event_store, migrate_read_models]
+def migrate_web(settings: DatabaseSettings) -> str:
+    from web.token_schema import migrate_web as step
+
+    return step(settings)
+
+
+MIGRATIONS: list[Migration] = [migrate_event_store, migrate_read_models, migrate_web]
 
 
 def migrate_all(settings: DatabaseSettings) -> Iterator[str]:
