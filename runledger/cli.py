@@ -26,6 +26,7 @@ SUBCOMMANDS: dict[str, str] = {
     "project": "runledger.commands.project",
     "replay": "runledger.commands.replay",
     "reconcile": "runledger.commands.reconcile",
+    "web": "runledger.commands.web",
     "token": "runledger.commands.token",
 }
 

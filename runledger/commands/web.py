@@ -1,0 +1,41 @@
+"""`runledger web`: the monitoring views and JSON API over the read models (read-only)."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import logging
+
+NAME = "web"
+HELP = "serve the monitoring views and the JSON API (needs RUNLEDGER_SECRET_KEY)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--host", help="address to listen on (default: $RUNLEDGER_WEB_HOST or 127.0.0.1)"
+    )
+    parser.add_argument("--port", type=int, help="port (default: $RUNLEDGER_WEB_PORT or 8000)")
+
+
+def run(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from web.app import create_app
+    from web.settings import WebSettings
+
+    settings = WebSettings.from_env()
+    overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
+    settings = dataclasses.replace(settings, **overrides)
+    app = create_app(settings)
+    logging.getLogger("runledger.web").info(
+        "serving %s on http://%s:%d", settings.database.display(), settings.host, settings.port
+    )
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level="info",
+        server_header=False,
+        timeout_graceful_shutdown=5,
+    )
+    return 0
