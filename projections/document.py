@@ -153,9 +153,8 @@ def _text(value: object | None) -> str | None:
 def _shortened(diagnostics: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in diagnostics.items():
-        if isinstance(value, str) and len(value) > LIST_TEXT_LIMIT:
-            value = value[: LIST_TEXT_LIMIT - 1] + "…"
-        elif isinstance(value, (dict, list)):
+        if isinstance(value, (dict, list)):
             continue  # structured evidence is shown on the run's own page
-        out[key] = value
+        long = isinstance(value, str) and len(value) > LIST_TEXT_LIMIT
+        out[key] = value[: LIST_TEXT_LIMIT - 1] + "…" if long else value
     return out
