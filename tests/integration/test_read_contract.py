@@ -211,3 +211,25 @@ def test_migrate_adds_the_audit_logs_operation_type_and_replay_fills_it(
     replay(ledger.settings)
     assert view.audit(ALL, AuditFilters(operation_type="report.build")).entries
     assert migrate_read_models(ledger.settings) == "read models: ready"
+
+
+def test_concurrent_readers_each_get_a_connection_of_their_own(
+    ledger: RunLedger, view: MonitoringView
+) -> None:
+    import threading
+
+    readers = 5
+    together = threading.Barrier(readers, timeout=10)
+    answers: list[object] = []
+
+    def read() -> None:
+        with view.connections.connection() as conn:
+            together.wait()  # every reader holds its connection at the same moment
+            answers.append(conn.execute("SELECT 1")[0][0])
+
+    threads = [threading.Thread(target=read) for _ in range(readers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=15)
+    assert answers == [1] * readers
