@@ -151,6 +151,7 @@ class RunLedger(Application[UUID]):
         idempotency_key: str | None = None,
         actor: str = Actor.SYSTEM,
         at: datetime | None = None,
+        queue_name: str | None = None,
     ) -> QueueResult:
         """Appends `Queued` for a new run. A repeated key returns the same run."""
         if idempotency_key is not None:
@@ -167,6 +168,7 @@ class RunLedger(Application[UUID]):
             initiator=initiator,
             params_summary=params_summary,
             idempotency_key=idempotency_key,
+            queue_name=queue_name,
         )
         try:
             self.save(run)

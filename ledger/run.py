@@ -36,6 +36,8 @@ class OperationRun(Aggregate):
         actor: str
 
     class Queued(Aggregate.Created):
+        # v1 did not name the arq queue (the reconciler then assumes its own); see upcast.
+        class_version = 2
         workspace: str
         operation_type: str
         initiator: str
@@ -43,6 +45,11 @@ class OperationRun(Aggregate):
         policy: dict[str, Any]
         idempotency_key: str | None
         actor: str
+        queue_name: str | None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["queue_name"] = None
 
     class Started(Event):
         attempt: int
@@ -125,6 +132,7 @@ class OperationRun(Aggregate):
         policy: dict[str, Any],
         idempotency_key: str | None,
         actor: str,
+        queue_name: str | None = None,
     ) -> None:
         self.workspace = workspace
         self.operation_type = operation_type
@@ -132,6 +140,7 @@ class OperationRun(Aggregate):
         self.params_summary = dict(params_summary)
         self.policy = OperationPolicy.from_dict(policy)
         self.idempotency_key = idempotency_key
+        self.queue_name = queue_name  # the arq queue its job went to (None: not recorded)
         self.status = RunStatus.QUEUED
         self.outcome: Outcome | None = None
         self.ended_by: EndedBy | None = None
@@ -162,6 +171,7 @@ class OperationRun(Aggregate):
         initiator: str = "system",
         params_summary: dict[str, Any] | None = None,
         idempotency_key: str | None = None,
+        queue_name: str | None = None,
     ) -> OperationRun:
         """A new run, created by its `Queued` event."""
         return cls._create(
@@ -175,6 +185,7 @@ class OperationRun(Aggregate):
             policy=policy.to_dict(),
             idempotency_key=idempotency_key,
             actor=actor,
+            queue_name=queue_name,
         )
 
     # -- commands -------------------------------------------------------------------------
@@ -383,6 +394,7 @@ class OperationRun(Aggregate):
             completed_at=self.completed_at,
             version=self.version,
             summary=dict(self.summary),
+            queue_name=self.queue_name,
         )
 
 

@@ -40,6 +40,7 @@ class RunState:
     completed_at: datetime | None
     version: int
     summary: dict[str, Any] = field(default_factory=dict)
+    queue_name: str | None = None  # the arq queue of its job; None: the reader's own
 
     @property
     def is_terminal(self) -> bool:

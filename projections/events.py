@@ -5,7 +5,8 @@ per event; the read models only need a few fields, so they decode the stored JSO
 themselves. This stays correct because it mirrors the mapper: the same topics (resolved
 through eventsourcing's topic registry, so a renamed class still maps), the same
 `_type_`/`_data_` wrappers (unwrapped to their JSON form: ISO times, hex UUIDs, decimal
-strings), and the one upcast the ledger defines (Heartbeat v1 had no `progress`).
+strings), and the upcasts the ledger defines (Heartbeat v1 had no `progress`, Queued v1
+no `queue_name`).
 tests/unit/test_projection_events.py checks it against the mapper for every event type.
 """
 
@@ -120,6 +121,8 @@ def decode(
             del data[key]
     if kind == "heartbeat":
         data.setdefault("progress", {})  # Heartbeat.upcast_v1_v2
+    elif kind == "queued":
+        data.setdefault("queue_name", None)  # Queued.upcast_v1_v2
     return LedgerEvent(position, _run_id(originator_id), version, kind, at, actor, data)
 
 

@@ -94,6 +94,7 @@ class RunClient:
             params_summary=summarize(kwargs),
             idempotency_key=idempotency_key,
             actor=initiator,
+            queue_name=self.queue_name,
         )
         if not queued.created and await self._is_terminal(queued.run_id):
             return queued.run_id  # that run is over: never run its job again

@@ -19,7 +19,7 @@ import asyncio
 import logging
 import os
 import socket
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -144,7 +144,10 @@ class Reconciler:
         )
         states = await asyncio.to_thread(self._load, [UUID(str(r.run_id)) for r in rows])
         report.checked = len(states)
-        evidence = await inspect_jobs(self.redis, self.queue_name, [str(s.id) for s in states])
+        # Each run's job is looked for in the queue it was sent to (its Queued event says),
+        # so a reconciler of one queue never takes another queue's waiting job for lost.
+        queues = {str(s.id): s.queue_name or self.queue_name for s in states}
+        evidence = await inspect_jobs(self.redis, queues)
         heals: list[tuple[RunState, Decision]] = []
         for state in states:
             decision = decide(state, evidence[str(state.id)], now, self.grace)
@@ -155,12 +158,12 @@ class Reconciler:
                 heals.append((state, decision))
         applied = set() if dry_run else await asyncio.to_thread(self._append, heals, now)
         report.healed = [_healed(state, decision, state.id in applied) for state, decision in heals]
-        waiting = [
-            str(h.run_id)
+        waiting = {
+            str(h.run_id): queues[str(h.run_id)]
             for h in report.healed
             if h.applied and h.arq_job_state in (ArqJobState.QUEUED, ArqJobState.DEFERRED)
-        ]
-        report.jobs_removed = await remove_waiting_jobs(self.redis, self.queue_name, waiting)
+        }
+        report.jobs_removed = await remove_waiting_jobs(self.redis, waiting)
         if applied:
             log.info("reconciled %d stale runs (%d checked)", len(applied), report.checked)
         return report
@@ -209,15 +212,17 @@ def _healed(state: RunState, decision: Decision, applied: bool) -> Healed:
     )
 
 
-async def inspect_jobs(redis: Redis, queue_name: str, job_ids: list[str]) -> dict[str, ArqEvidence]:
-    """arq's record of many jobs, read in one pipeline (as arq's Job.status() reads one)."""
+async def inspect_jobs(redis: Redis, queues: Mapping[str, str]) -> dict[str, ArqEvidence]:
+    """arq's record of many jobs (job id -> its queue), read in one pipeline (as arq's
+    Job.status() reads one)."""
+    job_ids = list(queues)
     if not job_ids:
         return {}
     async with redis.pipeline(transaction=False) as pipe:
         for job_id in job_ids:
             pipe.exists(result_key_prefix + job_id)
             pipe.exists(in_progress_key_prefix + job_id)
-            pipe.zscore(queue_name, job_id)
+            pipe.zscore(queues[job_id], job_id)
         values = await pipe.execute()
     now_ms = timestamp_ms()
     states: dict[str, ArqJobState] = {}
@@ -256,12 +261,13 @@ def _summarize_result(raw: bytes | None) -> dict[str, Any]:
     return summary
 
 
-async def remove_waiting_jobs(redis: Redis, queue_name: str, job_ids: list[str]) -> int:
-    """Takes jobs of healed runs out of arq's queue; returns how many were still there."""
-    if not job_ids:
+async def remove_waiting_jobs(redis: Redis, queues: Mapping[str, str]) -> int:
+    """Takes jobs of healed runs (job id -> its queue) out of arq's queues; returns how
+    many were still there."""
+    if not queues:
         return 0
     async with redis.pipeline(transaction=True) as pipe:
-        for job_id in job_ids:
+        for job_id, queue_name in queues.items():
             pipe.zrem(queue_name, job_id)
             pipe.delete(job_key_prefix + job_id)
         values = await pipe.execute()

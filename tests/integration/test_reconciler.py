@@ -317,3 +317,25 @@ async def _until(probe: Any, timeout: float = 10.0) -> None:
     while not await probe():
         assert asyncio.get_running_loop().time() < deadline, "condition not met in time"
         await asyncio.sleep(0.01)
+
+
+async def test_a_run_waiting_in_another_queue_is_looked_for_there_not_taken_for_lost(
+    setup: Setup,
+) -> None:
+    other_queue = f"{setup.queue.queue_name}:other"
+    waiting = setup.ledger.queue(
+        operation_type="rtest.job", workspace="acme", policy=POLICY, queue_name=other_queue
+    ).run_id
+    job = await setup.redis.enqueue_job("rtest.job", _job_id=str(waiting), _queue_name=other_queue)
+    assert job is not None
+    setup.clock.advance(GRACE + 1)  # past the grace: a job with no trace would be lost now
+
+    await setup.reconciler().run_once()
+    assert setup.events(waiting) == ["Queued"]  # its queue holds it: it is waiting, not lost
+
+    setup.clock.advance(POLICY.stale_queued_after)
+    report = await setup.reconciler().run_once()
+    assert setup.reconciled(waiting).reason_code == ReasonCode.RECONCILER_STALE_QUEUED
+    assert report.jobs_removed == 1
+    assert await setup.redis.zscore(other_queue, str(waiting)) is None
+    await setup.redis.delete(other_queue)

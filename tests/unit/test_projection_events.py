@@ -80,6 +80,24 @@ def test_a_version_1_heartbeat_without_progress_is_upcast() -> None:
     assert event.at == AT.astimezone(UTC).isoformat(timespec="microseconds")
 
 
+def test_a_version_1_queued_event_without_a_queue_name_is_upcast() -> None:
+    state = json.dumps(
+        {
+            "timestamp": {"_type_": "datetime_iso", "_data_": AT.isoformat()},
+            "actor": "system",
+            "workspace": "acme",
+            "operation_type": "inventory.sync",
+            "initiator": "system",
+            "params_summary": {},
+            "policy": {"timeout": 30},
+            "idempotency_key": None,
+            "originator_topic": "ledger.run:OperationRun",
+        }
+    ).encode()
+    event = decode(1, uuid4(), 1, "ledger.run:OperationRun.Queued", state)
+    assert event.kind == "queued" and event.data["queue_name"] is None
+
+
 def test_an_unknown_event_type_is_kept_but_changes_no_run() -> None:
     assert kind_of("ledger.run:OperationRun.Paused") == "paused"
     mapper = Application().mapper
