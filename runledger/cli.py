@@ -27,7 +27,9 @@ SUBCOMMANDS: dict[str, str] = {
     "replay": "runledger.commands.replay",
     "reconcile": "runledger.commands.reconcile",
     "web": "runledger.commands.web",
+    "demo": "runledger.commands.demo",
     "token": "runledger.commands.token",
+    "runs": "runledger.commands.runs",
 }
 
 

@@ -1,0 +1,264 @@
+"""Driving the demo: stores, processes, the runs that tell each story, and watching the
+dashboard's JSON API until every story is told.
+
+The orphan is the one story that needs timing: its worker is SIGKILLed at a moment
+chosen so that the run turns stale well before the next reconciler pass, so the
+dashboard shows it stale ("will be reconciled at ...") for several seconds, and then
+reconciled as `reconciler.stale_running`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import secrets
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import httpx
+from rich.console import Console
+
+from ledger import DatabaseSettings, utcnow
+from runledger.demo.orphan_jobs import ORPHAN_QUEUE
+from runledger.demo.stories import BY_KEY, SAME_RUN_AS, STORIES, Document
+from runledger.demo.supervisor import Supervisor, free_port, runledger_command
+from runledger.wiring import migrate_all
+
+RECONCILE_INTERVAL = 10  # seconds between reconciler passes (a divisor of 60)
+ORPHAN_STALE_AFTER = 46.0  # demo.rebuild_thumbnails' stale_running_after
+# The orphan's worker dies when its run's stale time (the kill + the threshold, less up
+# to one heartbeat) falls early in a reconcile interval: it then shows stale for at
+# least ~5 s before the pass that heals it.
+KILL_SLOT = (1.2, 4.5)
+JOBS = "runledger.demo.jobs"
+ORPHAN_JOBS = "runledger.demo.orphan_jobs"
+
+
+@dataclass
+class Options:
+    check: bool = False
+    directory: Path | None = None
+    port: int | None = None
+    report: Path | None = None
+    timeout: float = 150.0
+
+
+@dataclass
+class Demo:
+    options: Options
+    console: Console
+    directory: Path = field(init=False)
+    supervisor: Supervisor = field(init=False)
+    env: dict[str, str] = field(default_factory=dict)
+    url: str = ""
+    token: str = ""
+    runs: dict[str, UUID] = field(default_factory=dict)
+    told: dict[str, float] = field(default_factory=dict)
+    headlines: dict[str, str] = field(default_factory=dict)
+    details: dict[str, list[str]] = field(default_factory=dict)
+    started: float = field(default_factory=time.monotonic)
+    orphan_killed: bool = False
+
+    # -- setting up -------------------------------------------------------------------------
+
+    def prepare(self) -> None:
+        """A fresh directory, a private Redis, a migrated SQLite ledger, a token."""
+        if self.options.directory is None:
+            self.directory = Path(tempfile.mkdtemp(prefix="runledger-demo-"))
+        else:
+            self.directory = self.options.directory.absolute()
+            shutil.rmtree(self.directory, ignore_errors=True)  # every demo starts afresh
+            self.directory.mkdir(parents=True)
+        self.supervisor = Supervisor(self.directory)
+        redis_port, web_port = free_port(), self.options.port or _default_port()
+        self.url = f"http://127.0.0.1:{web_port}"
+        self.env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith("RUNLEDGER_")},
+            "RUNLEDGER_DATABASE_URL": f"sqlite:///{self.directory / 'ledger.db'}",
+            "RUNLEDGER_REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
+            "RUNLEDGER_JOBS": JOBS,
+            "RUNLEDGER_RECONCILE_INTERVAL": str(RECONCILE_INTERVAL),
+            "RUNLEDGER_SECRET_KEY": secrets.token_urlsafe(32),
+            "RUNLEDGER_WEB_PORT": str(web_port),
+        }
+        self.supervisor.start_redis(redis_port)
+        list(migrate_all(self.settings))
+        self.token = _create_token(self.settings)
+
+    @property
+    def settings(self) -> DatabaseSettings:
+        return DatabaseSettings.from_url(self.env["RUNLEDGER_DATABASE_URL"])
+
+    def start_processes(self) -> None:
+        cli = runledger_command()
+        self.supervisor.start("web", [*cli, "web"], self.env)
+        # The dashboard first: it is up while the rest start.
+        self.supervisor.wait_for_port(int(self.env["RUNLEDGER_WEB_PORT"]), "web", timeout=30)
+        self.supervisor.start("projector", [*cli, "project"], self.env)
+        for n in (1, 2):
+            self.supervisor.start(f"worker-{n}", [*cli, "worker", "--poll-delay", "0.1"], self.env)
+        orphans = {**self.env, "RUNLEDGER_QUEUE_NAME": ORPHAN_QUEUE, "RUNLEDGER_JOBS": ORPHAN_JOBS}
+        self.supervisor.start("orphan-worker", [*cli, "worker", "--poll-delay", "0.1"], orphans)
+
+    # -- telling the stories ----------------------------------------------------------------
+
+    async def queue_runs(self) -> None:
+        from workers import RunClient
+        from workers.settings import QueueSettings
+
+        saved = dict(os.environ)
+        os.environ.update(self.env)
+        try:
+            async with RunClient.from_env(jobs=f"{JOBS},{ORPHAN_JOBS}") as client:
+                for story in STORIES:
+                    if story.key in SAME_RUN_AS or story.key in ("orphaned", "job_lost"):
+                        continue
+                    self.runs[story.key] = await client.enqueue(
+                        story.operation, workspace=_workspace(story.key), params=story.params
+                    )
+                lost = BY_KEY["job_lost"]
+                # Deferred, so no worker takes it before its job is made to vanish.
+                self.runs["job_lost"] = await client.enqueue(
+                    lost.operation, workspace="retail", params=lost.params, defer_by=600
+                )
+            queue = QueueSettings.from_env()
+            async with RunClient.from_env(jobs=ORPHAN_JOBS) as orphans:
+                orphans.queue_name = ORPHAN_QUEUE
+                self.runs["orphaned"] = await orphans.enqueue(
+                    "demo.rebuild_thumbnails", workspace="media"
+                )
+            await _vanish(queue.client(), queue.queue_name, self.runs["job_lost"])
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
+        for key, same in SAME_RUN_AS.items():
+            self.runs[key] = self.runs[same]
+
+    async def watch(self) -> bool:
+        """Polls the API until every story is told (True) or the time is up (False)."""
+        headers = {"Authorization": f"Bearer {self.token}"}
+        deadline = time.monotonic() + self.options.timeout
+        async with httpx.AsyncClient(base_url=self.url, headers=headers, timeout=5) as http:
+            while len(self.told) < len(STORIES) and time.monotonic() < deadline:
+                for name in list(self.supervisor.processes):
+                    self.supervisor.check_alive(name)
+                for story in STORIES:
+                    if story.key not in self.told:
+                        document = await _document(http, self.runs[story.key])
+                        if document is not None:
+                            await self._look(story.key, document)
+                await asyncio.sleep(0.4)
+        return len(self.told) == len(STORIES)
+
+    async def _look(self, key: str, document: Document) -> None:
+        if key == "orphaned" and not self.orphan_killed:
+            self._maybe_kill_orphan(document)
+        if BY_KEY[key].told(document):
+            self.told[key] = time.monotonic() - self.started
+            self.headlines[key] = document["explanation"]["headline"]
+            self.details[key] = list(document["explanation"]["details"])
+            seconds = f"{self.told[key]:5.1f}s"
+            self.console.print(
+                f"  [green]✓[/green] {seconds}  {BY_KEY[key].title}: {self.headlines[key]}",
+                highlight=False, markup=True, soft_wrap=True,
+            )  # fmt: skip
+            if key == "job_lost":
+                await self._bring_back_lost_job()
+
+    def _maybe_kill_orphan(self, document: Document) -> None:
+        """Kills the orphan's worker mid-job, in the slot that keeps it visibly stale."""
+        if document["status"] != "running" or document["heartbeats"] < 1:
+            return
+        phase = (time.time() + ORPHAN_STALE_AFTER) % RECONCILE_INTERVAL
+        if KILL_SLOT[0] <= phase <= KILL_SLOT[1] or document["heartbeats"] >= 12:
+            self.supervisor.kill("orphan-worker")
+            self.orphan_killed = True
+            self.console.print("  [red]✗[/red] SIGKILLed the orphan's worker mid-job")
+
+    async def _bring_back_lost_job(self) -> None:
+        """The lost job turns up again (as after a Redis failover): a late signal."""
+        from arq.constants import default_queue_name
+
+        from workers.settings import QueueSettings
+
+        redis = QueueSettings(self.env["RUNLEDGER_REDIS_URL"], default_queue_name).client()
+        try:
+            await redis.enqueue_job(
+                "demo.sync_inventory", _job_id=str(self.runs["job_lost"]), warehouse="south"
+            )
+        finally:
+            await redis.aclose()
+
+    # -- the end ----------------------------------------------------------------------------
+
+    def write_report(self) -> None:
+        if self.options.report is None:
+            return
+        report: dict[str, Any] = {
+            "url": self.url,
+            "token": self.token,
+            "database_url": self.env["RUNLEDGER_DATABASE_URL"],
+            "runs": {k: str(v) for k, v in self.runs.items()},
+            "told": self.told,
+            "headlines": self.headlines,
+            "details": self.details,
+            "stories": {s.key: list(s.ending) for s in STORIES},
+        }
+        self.options.report.write_text(json.dumps(report, indent=2))
+        self.options.report.chmod(0o600)  # it holds the demo's token
+
+    def stop(self) -> None:
+        self.supervisor.stop_all()
+        if self.options.directory is None:
+            shutil.rmtree(self.directory, ignore_errors=True)
+
+
+def _default_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        if sock.connect_ex(("127.0.0.1", 8000)) != 0:
+            return 8000
+    return free_port()
+
+
+def _workspace(story: str) -> str:
+    return "media" if story in ("progress", "running") else "retail"
+
+
+def _create_token(settings: DatabaseSettings) -> str:
+    from projections.pool import ReadConnections
+    from web.tokens import TokenStore
+
+    connections = ReadConnections(settings, max_size=1)
+    try:
+        _, token = TokenStore(connections).create("demo", ["*"], [], utcnow())
+    finally:
+        connections.close()
+    return token
+
+
+async def _vanish(redis: Any, queue_name: str, run_id: UUID) -> None:
+    """Deletes a waiting job from arq, as a flushed or failed-over Redis would."""
+    try:
+        await redis.delete(f"arq:job:{run_id}")
+        await redis.zrem(queue_name, str(run_id))
+    finally:
+        await redis.aclose()
+
+
+async def _document(http: httpx.AsyncClient, run_id: UUID) -> Document | None:
+    try:
+        response = await http.get(f"/api/runs/{run_id}")
+    except httpx.HTTPError:
+        return None
+    if response.status_code != 200:
+        return None  # not projected yet
+    document: Document = response.json()
+    return document
