@@ -1,4 +1,4 @@
-"""Read models built from the ledger's events: runs index, run timeline, audit log, stats.
+"""Read models built from the ledger's events: runs index, timeline, audit log, stats, activity.
 
 The read API (`MonitoringView`) is what the web app and the reconciler use; the
 catch-up runner (`CatchUpRunner`) keeps the models current exactly once; `replay`
@@ -9,6 +9,7 @@ from projections.errors import InvalidCursorError, ReadRequestError
 from projections.projector import READ_MODELS, create_tables
 from projections.queries import DEFAULT_LIMIT, MAX_LIMIT, MonitoringView, clamp_limit
 from projections.rows import (
+    ActivityBucket,
     AuditEntry,
     AuditFilters,
     AuditPage,
@@ -28,6 +29,7 @@ __all__ = [
     "EVERY_WORKSPACE",
     "MAX_LIMIT",
     "READ_MODELS",
+    "ActivityBucket",
     "AuditEntry",
     "AuditFilters",
     "AuditPage",

@@ -54,8 +54,9 @@ def decode_run_cursor(cursor: str) -> tuple[Direction, datetime, UUID]:
         moment = datetime.fromisoformat(stamp)
         if moment.tzinfo is None:
             raise ValueError("naive")
-        return direction, moment, UUID(run_id)
-    except (TypeError, ValueError):
+        # In UTC, as encoded; a forged offset at the calendar's edge overflows here.
+        return direction, moment.astimezone(UTC), UUID(run_id)
+    except (TypeError, ValueError, OverflowError):
         raise InvalidCursorError() from None
 
 

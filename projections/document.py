@@ -16,7 +16,7 @@ from uuid import UUID
 from ledger import stale_threshold
 from projections.explain import explain
 from projections.queries import MonitoringView
-from projections.rows import AuditEntry, RunRow, TimelineEntry, TimelinePage
+from projections.rows import AuditEntry, RunRow, RunsPage, TimelineEntry, TimelinePage
 from projections.scope import Scope
 
 LIST_TEXT_LIMIT = 300  # characters of one diagnostic value in a list item
@@ -64,6 +64,17 @@ def run_json(
         "initiator": run.initiator,
         "worker_id": run.worker_id,
         "links": {"self": f"/api/runs/{run.id}", "html": f"/operations/{run.id}"},
+    }
+
+
+def runs_page_json(
+    page: RunsPage, now: datetime, *, reconcile_interval: float = 30.0
+) -> dict[str, Any]:
+    """A page of runs as `GET /api/runs` answers it (and `runledger runs list --json`)."""
+    return {
+        "runs": [run_json(run, now, reconcile_interval=reconcile_interval) for run in page.runs],
+        "next_cursor": page.next_cursor,
+        "prev_cursor": page.prev_cursor,
     }
 
 

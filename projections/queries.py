@@ -10,17 +10,20 @@ query time with `ledger.lifecycle`.
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 from uuid import UUID
 
 from ledger import DatabaseSettings, Outcome, ReasonCode, RunStatus, utcnow
+from projections import activity as run_activity
 from projections import counts as counting
 from projections import stats
 from projections.audit_query import audit_page, get_entry
 from projections.db import DISCONNECTED, Connection
 from projections.pool import ReadConnections
 from projections.rows import (
+    ActivityBucket,
     AuditEntry,
     AuditFilters,
     AuditPage,
@@ -48,6 +51,14 @@ def clamp_limit(limit: int) -> int:
     return max(1, min(MAX_LIMIT, int(limit)))
 
 
+class Connections(Protocol):
+    """What lends the queries their connections: by default a `ReadConnections` pool."""
+
+    def connection(self) -> AbstractContextManager[Connection]: ...
+
+    def close(self) -> None: ...
+
+
 class MonitoringView:
     """Queries over the runs index, timeline, audit log and stats of one ledger database.
 
@@ -56,9 +67,17 @@ class MonitoringView:
     and the query tried once more.
     """
 
-    def __init__(self, settings: DatabaseSettings, *, pool_size: int = 10) -> None:
+    def __init__(
+        self,
+        settings: DatabaseSettings,
+        *,
+        pool_size: int = 10,
+        connections: Connections | None = None,
+    ) -> None:
+        """`connections` replaces the pool, e.g. with the one connection of a one-shot
+        command (a pool retries an unreachable server for seconds, logging each try)."""
         self.settings = settings
-        self.connections = ReadConnections(settings, max_size=pool_size)
+        self.connections = connections or ReadConnections(settings, max_size=pool_size)
 
     def close(self) -> None:
         self.connections.close()
@@ -132,6 +151,31 @@ class MonitoringView:
         return self._query(
             lambda conn: counting.counts(
                 conn, scope, at, workspace=workspace, operation_type=operation_type
+            )
+        )
+
+    def activity(
+        self,
+        scope: Scope,
+        *,
+        since: datetime,
+        until: datetime,
+        workspace: str | None = None,
+        operation_type: str | None = None,
+    ) -> list[ActivityBucket]:
+        """Runs ended per 5-minute bucket starting in [since, until), oldest bucket first.
+
+        One entry per (bucket, outcome, ended_by) with any runs, summed over the scope's
+        workspaces (narrowed to `workspace`) and over operation types (unless one is
+        given). Buckets are UTC, aligned to 300 s; 24 hours are 288 buckets. Kept for
+        `activity.HORIZON` (8 days): older buckets are gone. Served by the primary key
+        (leading column `bucket_start`) or, scoped, by `(workspace, bucket_start)`.
+        """
+        if scope.narrowed(workspace).is_empty or since >= until:
+            return []
+        return self._query(
+            lambda conn: run_activity.buckets(
+                conn, scope, since, until, workspace=workspace, operation_type=operation_type
             )
         )
 

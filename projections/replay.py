@@ -19,11 +19,12 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from operator import attrgetter
 
-from ledger import DatabaseSettings
+from ledger import DatabaseSettings, utcnow
+from projections import activity, runs_index, stats, timeline, tracking
 from projections import audit as audit_log
-from projections import runs_index, stats, timeline, tracking
 from projections.db import Connection
 from projections.events import EventLog
 from projections.projector import READ_MODELS, RunFolder
@@ -47,23 +48,34 @@ class ReplayResult:
 
 
 def replay(
-    settings: DatabaseSettings, *, batch_size: int = 20_000, progress: Progress | None = None
+    settings: DatabaseSettings,
+    *,
+    batch_size: int = 20_000,
+    progress: Progress | None = None,
+    now: datetime | None = None,
 ) -> ReplayResult:
-    """Rebuilds the runs index, timeline, audit log and stats, then swaps them in."""
+    """Rebuilds the runs index, timeline, audit log, stats and activity, then swaps them in.
+
+    `now` places the activity model's retention cutoff (default: the clock at the end).
+    """
     started = time.perf_counter()
     # The fold allocates millions of small acyclic objects and keeps every run: the cyclic
     # collector would walk that growing heap again and again for nothing to free.
     collecting = gc.isenabled()
     gc.disable()
     try:
-        return _replay(settings, batch_size, progress, started)
+        return _replay(settings, batch_size, progress, started, now)
     finally:
         if collecting:
             gc.enable()
 
 
 def _replay(
-    settings: DatabaseSettings, batch_size: int, progress: Progress | None, started: float
+    settings: DatabaseSettings,
+    batch_size: int,
+    progress: Progress | None,
+    started: float,
+    now: datetime | None,
 ) -> ReplayResult:
     with Connection(settings, autocommit=True) as conn:
         with _shadow_build_session(conn):
@@ -75,6 +87,8 @@ def _replay(
             with conn.transaction():
                 runs_index.insert_all(conn, runs, REBUILD_SUFFIX)
                 stats.insert_counts(conn, (r.stats_key() for r in runs), REBUILD_SUFFIX)
+                oldest = activity.cutoff(now or utcnow())  # what the projector keeps now
+                activity.insert_counts(conn, map(activity.key, runs), oldest, REBUILD_SUFFIX)
         if conn.is_postgres:  # built once, after the bulk load, under their shadow names
             for table in READ_MODELS:
                 for statement in table.index_sql(REBUILD_SUFFIX, REBUILD_SUFFIX):

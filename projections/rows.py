@@ -104,6 +104,16 @@ class StatsRow:
 
 
 @dataclass(frozen=True)
+class ActivityBucket:
+    """Runs that ended in one 5-minute bucket (UTC) with one outcome and one ended_by."""
+
+    start: datetime
+    outcome: str  # succeeded, partially_succeeded, failed, cancelled
+    ended_by: str  # job, queue, reconciler
+    runs: int
+
+
+@dataclass(frozen=True)
 class RunFilters:
     """Filters of `list_runs` (each None = not filtered). Who may see what is the Scope's
     business, not a filter's: `workspace` only narrows the caller's scope."""

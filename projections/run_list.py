@@ -27,14 +27,16 @@ RUN_COLUMNS = ", ".join(runs_index.COLUMNS)
 
 def run_conditions(conn: Connection, scope: Scope, filters: RunFilters, now: datetime) -> Where:
     where = Where().within(scope.narrowed(filters.workspace))
-    if filters.status is RunStatus.COMPLETED:
+    # `==`, not `is`: the API and the CLI pass the parsed query's text ("completed"),
+    # which equals the StrEnum member but is not it.
+    if filters.status == RunStatus.COMPLETED:
         where.add(COMPLETED)  # the predicates of the partial indexes, verbatim
     elif filters.status is not None:
         where.add(ACTIVE).equals("status", filters.status)
     for column in ("operation_type", "outcome", "ended_by", "reason_code"):
         where.equals(column, getattr(filters, column))
     if filters.freshness is not None:
-        op = "<=" if filters.freshness is Freshness.STALE else ">"
+        op = "<=" if filters.freshness == Freshness.STALE else ">"
         # ACTIVE verbatim, so the partial indexes over active runs apply (queries.py).
         where.add(f"{ACTIVE} AND stale_at {op} ?", conn.time_in(now))
     if filters.queued_after is not None:

@@ -19,7 +19,7 @@ from projections import AuditFilters, RunFilters
 from projections.document import (
     audit_json,
     run_document,
-    run_json,
+    runs_page_json,
     timeline_page_json,
 )
 from web import params
@@ -52,13 +52,7 @@ def list_runs(request: Request) -> JSONResponse:
         principal.scope, filters, limit=q["limit"], cursor=q["cursor"], now=now
     )
     interval = context.settings.reconcile_interval
-    return JSONResponse(
-        {
-            "runs": [run_json(run, now, reconcile_interval=interval) for run in page.runs],
-            "next_cursor": page.next_cursor,
-            "prev_cursor": page.prev_cursor,
-        }
-    )
+    return JSONResponse(runs_page_json(page, now, reconcile_interval=interval))
 
 
 def get_run(request: Request) -> JSONResponse:

@@ -30,6 +30,9 @@ TABLE = Table(
 
 def migrate_web(settings: DatabaseSettings) -> str:
     """The `runledger migrate` step of the web app's own tables (safe to run again)."""
+    from web.login_links import TABLE as LOGIN_LINKS
+
     with Connection(settings) as conn, conn.transaction():
         TABLE.create(conn)
+        LOGIN_LINKS.create(conn)
     return "web: ready"

@@ -1,0 +1,1 @@
+"""The package as users get it: the wheel installed outside the repository, and compose.yaml."""
