@@ -16,7 +16,7 @@ from uuid import UUID
 from arq import Retry
 from arq.worker import Function, func
 
-from ledger import Effect, RecordHeartbeat, RunNotFoundError, StartRun
+from ledger import Effect, RecordHeartbeat, RunNotFoundError, RunStatus, StartRun
 from workers.errors import UntrackedJobError
 from workers.operations import JobOutcome, Operation
 from workers.tracking import JobTrack, JobTracker, Verdict, describe_exception, json_safe
@@ -127,7 +127,9 @@ async def _run(
     except RunNotFoundError:
         track.verdict = Verdict.UNTRACKED
         raise UntrackedJobError(track.job_id, track.operation.name) from None
-    if started.effect is Effect.LATE:
+    # A completed run never runs its job again: `late` on the first commit, `unchanged`
+    # when a committer that died before replying had already recorded the late start.
+    if started.effect is Effect.LATE or started.status is RunStatus.COMPLETED:
         track.verdict = Verdict.SKIPPED
         return {"skipped": f"run already {started.status} ({started.reason_code})"}
     ctx[RUN_KEY] = RunContext(tracker, track)
