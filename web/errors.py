@@ -1,6 +1,7 @@
 """Errors as the contract's JSON, `{"error": {"code", "message"}}`, and never a 500 for input.
 
-Routes raise `ApiError`; the handlers here also turn the read API's typed refusals
+Routes raise `ApiError`; outside `/api/` a browser gets the same error as an HTML page
+(web/ui/error_pages.py) instead. The handlers here also turn the read API's typed refusals
 (`ReadRequestError`: a bad cursor) into a 400 naming the parameter, and a database
 that does not answer into a 503 that says so (the next request reconnects by itself).
 """
@@ -95,4 +96,22 @@ async def handle_error(request: Request, exc: Exception) -> Response:
     error = as_api_error(exc)
     if error is None:
         raise exc
-    return error_response(error)
+    return _html_error_page(request, error) or error_response(error)
+
+
+# -- HTML error pages (web/ui), for the paths a browser shows ------------------------------
+
+_JSON_PATHS = ("/healthz", "/metrics")
+
+
+def _html_error_page(request: Request, error: ApiError) -> Response | None:
+    """The HTML views' page for this error, for a path outside the JSON API (None when
+    the path is the API's, or the web/ui package is not installed)."""
+    path = request.url.path
+    if path.startswith("/api/") or path in _JSON_PATHS:
+        return None
+    try:
+        from web.ui.error_pages import error_page
+    except ImportError:
+        return None
+    return error_page(request, error)

@@ -74,8 +74,13 @@ def _greet(demo: Demo, console: Console) -> None:
     console.print(f"  ledger     {demo.settings.display()}")
     console.print(f"  redis      {demo.env['RUNLEDGER_REDIS_URL']} (private)")
     console.print(f"  dashboard  [link]{demo.url}/operations[/link]")
-    console.print(f"  sign in    {demo.url}/login with the demo's token:")
-    console.print(f"             {demo.token}")
+    console.print(f"  sign in    [link]{demo.login_link}[/link]  (works once)")
+    console.print(
+        "  more logins: RUNLEDGER_DATABASE_URL="
+        f"{demo.env['RUNLEDGER_DATABASE_URL']} runledger token create --operator NAME "
+        "--workspace '*'",
+        soft_wrap=True,
+    )
     console.print("  the stories, as the dashboard tells them:")
 
 

@@ -58,6 +58,7 @@ class Demo:
     env: dict[str, str] = field(default_factory=dict)
     url: str = ""
     token: str = ""
+    login_link: str = ""
     runs: dict[str, UUID] = field(default_factory=dict)
     told: dict[str, float] = field(default_factory=dict)
     headlines: dict[str, str] = field(default_factory=dict)
@@ -89,7 +90,8 @@ class Demo:
         }
         self.supervisor.start_redis(redis_port)
         list(migrate_all(self.settings))
-        self.token = _create_token(self.settings)
+        self.token, code = _create_token(self.settings)
+        self.login_link = f"{self.url}/login/link/{code}"
 
     @property
     def settings(self) -> DatabaseSettings:
@@ -232,16 +234,19 @@ def _workspace(story: str) -> str:
     return "media" if story in ("progress", "running") else "retail"
 
 
-def _create_token(settings: DatabaseSettings) -> str:
+def _create_token(settings: DatabaseSettings) -> tuple[str, str]:
+    """The demo operator's token, and a one-time login link's code for it."""
     from projections.pool import ReadConnections
+    from web.login_links import LoginLinks
     from web.tokens import TokenStore
 
     connections = ReadConnections(settings, max_size=1)
     try:
-        _, token = TokenStore(connections).create("demo", ["*"], [], utcnow())
+        info, token = TokenStore(connections).create("demo", ["*"], [], utcnow())
+        code = LoginLinks(connections).create(info.id, utcnow())
     finally:
         connections.close()
-    return token
+    return token, code
 
 
 async def _vanish(redis: Any, queue_name: str, run_id: UUID) -> None:
