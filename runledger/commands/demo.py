@@ -37,6 +37,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--report", type=Path, metavar="FILE", help="write the stories' runs and token as JSON"
     )
     parser.add_argument(
+        "--queue-only", action="store_true",
+        help="queue the demo's runs into the configured ledger and queue (RUNLEDGER_*), "
+        "start nothing; for compose.yaml, when the workers serve runledger.demo.jobs",
+    )  # fmt: skip
+    parser.add_argument(
         "--timeout", type=float, default=150.0, metavar="SECONDS",
         help="how long --check waits for every story (default 150)",
     )  # fmt: skip
@@ -48,6 +53,10 @@ def run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per poll is noise
+    if args.queue_only:
+        from runledger.demo.runner import queue_demo_runs
+
+        return asyncio.run(queue_demo_runs(Console(highlight=False)))
 
     from runledger.demo.runner import Demo, Options
 

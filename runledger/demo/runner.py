@@ -37,6 +37,8 @@ ORPHAN_STALE_AFTER = 46.0  # demo.rebuild_thumbnails' stale_running_after
 # least ~5 s before the pass that heals it.
 KILL_SLOT = (1.2, 4.5)
 JOBS = "runledger.demo.jobs"
+TOLD_BY_THE_JOB = ("succeeded", "partial", "failed", "exception", "timeout", "retries",
+                   "progress", "running")  # fmt: skip
 ORPHAN_JOBS = "runledger.demo.orphan_jobs"
 
 
@@ -267,3 +269,28 @@ async def _document(http: httpx.AsyncClient, run_id: UUID) -> Document | None:
         return None  # not projected yet
     document: Document = response.json()
     return document
+
+
+async def queue_demo_runs(console: Console) -> int:
+    """One run per story the demo's own operations tell, into the configured ledger and
+    queue (compose.yaml's one-shot `demo-runs`): only when the workers serve the demo's
+    jobs, and once (idempotency keys), however often it is started."""
+    from workers import RunClient
+    from workers.settings import jobs_from_env
+
+    served = [name.strip() for name in (jobs_from_env(None) or "").split(",")]
+    if JOBS not in served:
+        console.print(f"RUNLEDGER_JOBS is not {JOBS}: no demo runs to queue")
+        return 0
+    async with RunClient.from_env(jobs=JOBS) as client:
+        for story in STORIES:
+            if story.key not in TOLD_BY_THE_JOB:
+                continue  # those need the demo's choreography (a kill, a lost job)
+            run_id = await client.enqueue(
+                story.operation,
+                workspace=_workspace(story.key),
+                params=story.params,
+                idempotency_key=f"demo:{story.key}",
+            )
+            console.print(f"queued {story.operation} ({story.title}): {run_id}", soft_wrap=True)
+    return 0

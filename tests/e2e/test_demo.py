@@ -61,3 +61,22 @@ def _answers(url: str) -> bool:
         return httpx.get(url, timeout=1).status_code == 200
     except httpx.HTTPError:
         return False
+
+
+def test_queue_only_queues_each_job_told_story_once_and_only_for_the_demos_jobs(
+    migrated_url: str, redis_server: str, queue_name: str
+) -> None:
+    from tests.e2e.cli import runledger
+
+    env = {"RUNLEDGER_DATABASE_URL": migrated_url, "RUNLEDGER_REDIS_URL": redis_server,
+           "RUNLEDGER_QUEUE_NAME": queue_name, "RUNLEDGER_JOBS": "runledger.demo.jobs"}  # fmt: skip
+    first = runledger("demo", "--queue-only", **env)
+    again = runledger("demo", "--queue-only", **env)
+    assert first.returncode == 0 and again.returncode == 0, first.stderr + again.stderr
+    ids = [
+        line.rsplit(" ", 1)[1] for line in first.stdout.splitlines() if line.startswith("queued")
+    ]
+    assert len(ids) == 8 and len(set(ids)) == 8
+    assert again.stdout == first.stdout  # the same runs: idempotency keys
+    other = runledger("demo", "--queue-only", **{**env, "RUNLEDGER_JOBS": "myapp.jobs"})
+    assert other.returncode == 0 and "no demo runs to queue" in other.stdout
