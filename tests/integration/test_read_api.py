@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
-
-import pytest
 
 from ledger import (
     EndedBy,
@@ -18,28 +15,13 @@ from ledger import (
 )
 from projections import AuditFilters, MonitoringView, RunFilters, Scope
 from projections.db import Connection
-from projections.events import EventLog
-from projections.projector import catch_up
+from tests.integration.read_helpers import ALL, project
 from tests.integration.workload import FAST, mixed_workload
-
-ALL = Scope.every_workspace()
-
-
-@pytest.fixture
-def view(ledger: RunLedger) -> Iterator[MonitoringView]:
-    view = MonitoringView(ledger.settings)
-    yield view
-    view.close()
-
-
-def project(ledger: RunLedger) -> int:
-    with Connection(ledger.settings) as conn:
-        return catch_up(conn, EventLog(ledger.settings), batch_size=7)
 
 
 def test_a_run_shows_how_it_ended_and_its_timeline(ledger: RunLedger, view: MonitoringView) -> None:
     runs = mixed_workload(ledger)
-    project(ledger)
+    project(ledger, batch_size=7)
 
     failed = view.get_run(ALL, runs["queue_failed"])
     assert failed is not None
@@ -63,7 +45,7 @@ def test_a_run_shows_how_it_ended_and_its_timeline(ledger: RunLedger, view: Moni
 
 def test_freshness_is_computed_at_query_time(ledger: RunLedger, view: MonitoringView) -> None:
     runs = mixed_workload(ledger)
-    project(ledger)
+    project(ledger, batch_size=7)
     running = view.get_run(ALL, runs["running"])
     assert running is not None and running.freshness is Freshness.FRESH
     assert running.progress == {"done": 2, "total": 4} and running.heartbeats == 2
@@ -79,7 +61,7 @@ def test_runs_are_listed_newest_first_by_page_and_filtered(
     ledger: RunLedger, view: MonitoringView
 ) -> None:
     mixed_workload(ledger, rounds=2)
-    project(ledger)
+    project(ledger, batch_size=7)
 
     seen, cursor = [], None
     while True:
@@ -104,7 +86,7 @@ def test_reconcile_candidates_are_idle_active_runs_oldest_first(
     ledger: RunLedger, view: MonitoringView
 ) -> None:
     runs = mixed_workload(ledger, rounds=2)
-    project(ledger)
+    project(ledger, batch_size=7)
 
     everything = view.reconcile_candidates(ALL, utcnow() + timedelta(seconds=1), limit=100)
     assert {c.status for c in everything} == {RunStatus.QUEUED, RunStatus.RUNNING}
@@ -125,7 +107,7 @@ def test_reconcile_candidates_read_only_the_partial_index_of_active_runs(
     ledger: RunLedger,
 ) -> None:
     mixed_workload(ledger)
-    project(ledger)
+    project(ledger, batch_size=7)
     with Connection(ledger.settings) as conn:
         query = (
             "SELECT id FROM {s}runs_index WHERE status IN ('queued', 'running') "
@@ -144,7 +126,7 @@ def test_audit_lists_every_event_newest_first_and_opens_one_entry(
     ledger: RunLedger, view: MonitoringView
 ) -> None:
     runs = mixed_workload(ledger)
-    total = project(ledger)
+    total = project(ledger, batch_size=7)
 
     entries, cursor = [], None
     while True:
@@ -179,7 +161,7 @@ def test_stats_count_runs_per_type_status_outcome_and_reason(
     ledger: RunLedger, view: MonitoringView
 ) -> None:
     mixed_workload(ledger, rounds=3)
-    project(ledger)
+    project(ledger, batch_size=7)
     counts = {
         (s.workspace, s.operation_type, s.status, s.outcome, s.reason_code): s.runs
         for s in view.stats(ALL)

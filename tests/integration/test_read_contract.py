@@ -5,7 +5,6 @@ On SQLite and PostgreSQL, over projected read models.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 from uuid import UUID, uuid4
 
@@ -20,23 +19,8 @@ from projections import (
     Scope,
 )
 from projections.db import Connection
-from projections.events import EventLog
-from projections.projector import catch_up
+from tests.integration.read_helpers import ALL, project
 from tests.integration.workload import FAST, W1, mixed_workload
-
-ALL = Scope.every_workspace()
-
-
-@pytest.fixture
-def view(ledger: RunLedger) -> Iterator[MonitoringView]:
-    view = MonitoringView(ledger.settings)
-    yield view
-    view.close()
-
-
-def project(ledger: RunLedger) -> int:
-    with Connection(ledger.settings) as conn:
-        return catch_up(conn, EventLog(ledger.settings), batch_size=500)
 
 
 def long_running_job(ledger: RunLedger, beats: int) -> UUID:
