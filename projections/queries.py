@@ -15,6 +15,8 @@ from datetime import datetime
 from typing import Any, Protocol, TypeVar
 from uuid import UUID
 
+from psycopg_pool import PoolTimeout
+
 from ledger import DatabaseSettings, Outcome, ReasonCode, RunStatus, utcnow
 from projections import activity as run_activity
 from projections import counts as counting
@@ -87,8 +89,10 @@ class MonitoringView:
             try:
                 with self.connections.connection() as conn:
                     return work(conn)
-            except DISCONNECTED:
-                if attempt == 2:
+            except DISCONNECTED as error:
+                # A pool that waited in vain for a connection gave the database its time
+                # already: a second wait would only double the caller's (a 503 in 10 s).
+                if attempt == 2 or isinstance(error, PoolTimeout):
                     raise
         raise AssertionError("unreachable")
 

@@ -78,8 +78,9 @@ class _Snapshot(Collector):
             "Queued or running runs past their threshold",
             labels=["operation_type"],
         )
-        for kind, count in sorted(stale.items()):
-            stale_family.add_metric([kind], count)
+        # Every known type, at 0 when none is stale: a dashboard shows 0, not "no data".
+        for kind in sorted({key[0] for key in runs} | set(stale)):
+            stale_family.add_metric([kind], stale.get(kind, 0))
         yield stale_family
         yield GaugeMetricFamily(
             "runledger_projection_lag_events",

@@ -199,7 +199,7 @@ def _operation(
     parameters = list(path_params or [])
     parameters += [
         {"name": p.name, "in": "query", "required": False, "description": p.description,
-         "schema": p.schema()}
+         "allowEmptyValue": True, "schema": p.schema()}  # empty: not filtered, the default
         for p in query
     ]  # fmt: skip
     responses = {"200": _json(_ref(ok), "OK")}
@@ -215,8 +215,21 @@ def _operation(
     return operation
 
 
-_RUN_ID = {"name": "run_id", "in": "path", "required": True, "schema": {"type": "string"}}
-_POSITION = {"name": "position", "in": "path", "required": True, "schema": {"type": "string"}}
+# What names something; anything else is a 404 like an id that names nothing.
+_RUN_ID = {
+    "name": "run_id",
+    "in": "path",
+    "required": True,
+    "description": "the run's id",
+    "schema": {"type": "string", "format": "uuid"},
+}
+_POSITION = {
+    "name": "position",
+    "in": "path",
+    "required": True,
+    "description": "the entry's ledger position",
+    "schema": {"type": "integer", "minimum": 1},
+}
 _WITH_404 = ("400", "401", "403", "404", "503")
 
 
@@ -248,12 +261,30 @@ def openapi_document() -> dict[str, Any]:
         "/api/stats": {
             "get": _operation("Run counts", "runs:read", params.STATS, "Stats")
         },
+        "/api/openapi.json": {
+            "get": {
+                "summary": "This document (no token needed)",
+                "responses": {"200": _json(_OBJECT, "OpenAPI 3.1")},
+            }
+        },
         "/healthz": {
             "get": {
                 "summary": "Database, Redis and projection lag (no token needed)",
                 "responses": {
                     "200": _json(_ref("Health"), "the database answers"),
                     "503": _json(_ref("Health"), "the database does not answer"),
+                },
+            }
+        },
+        "/metrics": {
+            "get": {
+                "summary": "Prometheus metrics: no workspace names, no run ids (no token needed)",
+                "responses": {
+                    "200": {
+                        "description": "the Prometheus text format",
+                        "content": {"text/plain": {"schema": {"type": "string"}}},
+                    },
+                    "503": _json(_ref("Error"), _ERRORS["503"]),
                 },
             }
         },

@@ -2,8 +2,9 @@
 
 Each route lists the `Param`s it takes. A parameter it does not list, one given twice, or
 a value of the wrong shape is a 400 naming the parameter; an empty value (what an HTML
-form sends for a filter left blank) means "not filtered". The OpenAPI document
-(web/openapi.py) is built from the same declarations, so the two cannot drift apart.
+form sends for a filter left blank) means "not filtered" (`allowEmptyValue` in the
+document). The OpenAPI document (web/openapi.py) is built from the same declarations, so
+the two cannot drift apart.
 """
 
 from __future__ import annotations
@@ -55,8 +56,8 @@ def parse_query(query: Sequence[tuple[str, str]], accepted: Sequence[Param]) -> 
         if name in seen:
             raise bad_parameter(name, f"{name} is given more than once")
         seen.add(name)
-        if text.strip():
-            values[name] = param.parse(text.strip())
+        if text:  # exactly as documented: no trimming that would accept " queued"
+            values[name] = param.parse(text)
     return values
 
 
@@ -77,11 +78,12 @@ def _choice(param: Param, text: str) -> str:
 def _time(param: Param, text: str) -> datetime:
     try:
         moment = datetime.fromisoformat(text)
-    except ValueError:
+        # OverflowError: an offset that moves a time at the calendar's edge out of range.
+        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    except (ValueError, OverflowError):
         raise bad_parameter(
             param.name, f"{param.name} must be an ISO 8601 time, e.g. 2026-12-01T10:00:00Z"
         ) from None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def _int(param: Param, text: str) -> int:

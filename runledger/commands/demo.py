@@ -60,6 +60,7 @@ def run(args: argparse.Namespace) -> int:
 
     from runledger.demo.runner import Demo, Options
 
+    _stop_on_signals()
     console = Console(highlight=False)
     options = Options(args.check, args.dir, args.port, args.report, args.timeout)
     demo = Demo(options, console)
@@ -76,6 +77,18 @@ def run(args: argparse.Namespace) -> int:
         return 0 if not options.check else 130
     finally:
         demo.stop()
+
+
+def _stop_on_signals() -> None:
+    """Ctrl-C and SIGTERM both stop the demo through its cleanup (a shell that started
+    it in the background left SIGINT ignored; Python then never raises for it)."""
+    import signal
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, interrupt)
 
 
 def _greet(demo: Demo, console: Console) -> None:

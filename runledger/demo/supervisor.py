@@ -93,17 +93,22 @@ class Supervisor:
         process.wait(timeout=10)
 
     def stop_all(self) -> None:
-        """SIGTERM to every process (web and workers first, Redis last), then SIGKILL."""
-        order = sorted(self.processes, key=lambda name: name == "redis")
-        for name in order:
+        """SIGTERM to every process and a grace to finish (then SIGKILL); Redis last, as
+        stopping workers still hand their cut-short jobs back to it."""
+        names = [name for name in self.processes if name != "redis"]
+        self._stop(names)
+        self._stop([name for name in self.processes if name == "redis"])
+        self.processes.clear()
+
+    def _stop(self, names: list[str]) -> None:
+        for name in names:
             if self.processes[name].poll() is None:
                 self.processes[name].send_signal(signal.SIGTERM)
         deadline = time.monotonic() + STOP_GRACE_SECONDS
-        for name in order:
+        for name in names:
             process = self.processes[name]
             try:
                 process.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait(timeout=5)
-        self.processes.clear()
