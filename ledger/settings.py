@@ -10,7 +10,7 @@ from __future__ import annotations
 import getpass
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -26,14 +26,16 @@ _URL_HELP = "expected sqlite:///PATH or postgresql://USER[:PASS]@HOST[:PORT]/DB[
 class DatabaseSettings:
     """A parsed database URL. `schema` (PostgreSQL only) keeps several ledgers apart."""
 
-    url: str
+    # Not in repr(): the URL and the password are secrets that a logged or printed
+    # settings object (an assertion, a `%r`) would otherwise show.
+    url: str = field(repr=False)
     kind: Literal["sqlite", "postgresql"]
     sqlite_path: str = ""
     host: str = ""
     port: int = 5432
     dbname: str = ""
     user: str = ""
-    password: str = ""
+    password: str = field(default="", repr=False)
     schema: str = "public"
 
     @classmethod
@@ -45,7 +47,7 @@ class DatabaseSettings:
     def from_url(cls, url: str) -> DatabaseSettings:
         scheme, sep, rest = url.partition("://")
         if not sep:
-            raise SettingsError(f"{DATABASE_URL_VAR}={url!r} is not a URL: {_URL_HELP}")
+            raise SettingsError(f"{DATABASE_URL_VAR}={redacted(url)!r} is not a URL: {_URL_HELP}")
         if scheme == "sqlite":
             return cls._sqlite(url, rest)
         if scheme in ("postgresql", "postgres"):
@@ -56,7 +58,7 @@ class DatabaseSettings:
     def _sqlite(cls, url: str, rest: str) -> DatabaseSettings:
         # sqlite:///relative.db and sqlite:////absolute/path.db, as SQLAlchemy spells them.
         if not rest.startswith("/") or rest == "/":
-            raise SettingsError(f"{DATABASE_URL_VAR}={url!r} names no file: {_URL_HELP}")
+            raise SettingsError(f"{DATABASE_URL_VAR}={redacted(url)!r} names no file: {_URL_HELP}")
         path = unquote(rest[1:].split("?", 1)[0])
         if path == ":memory:":
             raise SettingsError("an in-memory SQLite ledger cannot be shared by processes")
@@ -68,12 +70,14 @@ class DatabaseSettings:
         dbname = unquote(parts.path.lstrip("/"))
         if not parts.hostname or not dbname:
             raise SettingsError(
-                f"{DATABASE_URL_VAR}={url!r} needs a host and a database: {_URL_HELP}"
+                f"{DATABASE_URL_VAR}={redacted(url)!r} needs a host and a database: {_URL_HELP}"
             )
         try:
             port = parts.port or 5432
         except ValueError:
-            raise SettingsError(f"{DATABASE_URL_VAR}={url!r} has a malformed port") from None
+            raise SettingsError(
+                f"{DATABASE_URL_VAR}={redacted(url)!r} has a malformed port"
+            ) from None
         query = parse_qs(parts.query)
         schema = query.get("schema", ["public"])[0]
         if not schema.replace("_", "").isalnum():
@@ -142,6 +146,24 @@ class DatabaseSettings:
                 SQLITE_LOCK_TIMEOUT="30",
             )
         return env
+
+
+def redacted(url: str) -> str:
+    """`url` with its password (if any) replaced by `***`, for an error message about a
+    URL that did not parse (a parsed one is shown by `DatabaseSettings.display()`).
+
+    It works on the text, not on a parse: the URL may be malformed, and a password may
+    hold an unescaped `@` or `/`. Everything from the first `:` of the user part to the
+    last `@` goes, so a doubt hides more, never less.
+    """
+    head, sep, rest = url.partition("://")
+    if not sep:
+        head, rest = "", url
+    userinfo, at, host = rest.rpartition("@")
+    if not at:
+        return url
+    user, colon, _ = userinfo.partition(":")
+    return f"{head}{sep}{user}{':***' if colon else ''}@{host}"
 
 
 def _quote(value: str) -> str:

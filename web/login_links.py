@@ -9,6 +9,8 @@ it expires unused after a while. The token itself never appears in a URL.
 from __future__ import annotations
 
 import hashlib
+import logging
+import re
 import secrets
 from datetime import datetime, timedelta
 
@@ -28,6 +30,27 @@ TABLE = Table(
 )
 DEFAULT_LIFETIME = timedelta(hours=1)  # made by `runledger migrate` (web/token_schema.py)
 PATH = "/login/link/"
+
+
+# A code in a path, as an access log line names it ("GET /login/link/<code> HTTP/1.1").
+_CODE_IN_PATH = re.compile(re.escape(PATH) + r"[^/?#\s\"]+")
+HIDDEN_CODE = PATH + "<code>"
+
+
+class HideLoginCodes(logging.Filter):
+    """Takes login links' codes out of a logger's records (`runledger web` puts it on
+    uvicorn's access log). A code is a credential until it is used or expires, and
+    opening a link (GET) does not spend it: a log reader must not be able to use it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                _CODE_IN_PATH.sub(HIDDEN_CODE, arg) if isinstance(arg, str) else arg
+                for arg in record.args
+            )
+        if isinstance(record.msg, str):
+            record.msg = _CODE_IN_PATH.sub(HIDDEN_CODE, record.msg)
+        return True
 
 
 def _hash(code: str) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ledger import DatabaseSettings, LedgerError
 
@@ -25,7 +25,7 @@ class WebSettingsError(LedgerError):
 @dataclass(frozen=True)
 class WebSettings:
     database: DatabaseSettings
-    secret_key: str  # signs session cookies
+    secret_key: str = field(repr=False)  # signs session cookies; never in a repr
     redis_url: str = "redis://localhost:6379/0"
     host: str = DEFAULT_HOST
     port: int = DEFAULT_PORT

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import logging
 
 NAME = "web"
 HELP = "serve the monitoring views and the JSON API (needs RUNLEDGER_SECRET_KEY)"
+STARTUP_FAILURE = 3  # the status uvicorn.run exits with when the server cannot start
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -21,6 +23,7 @@ def run(args: argparse.Namespace) -> int:
     import uvicorn
 
     from web.app import create_app
+    from web.login_links import HideLoginCodes
     from web.settings import WebSettings
 
     settings = WebSettings.from_env()
@@ -30,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
     logging.getLogger("runledger.web").info(
         "serving %s on http://%s:%d", settings.database.display(), settings.host, settings.port
     )
-    uvicorn.run(
+    config = uvicorn.Config(
         app,
         host=settings.host,
         port=settings.port,
@@ -38,4 +41,10 @@ def run(args: argparse.Namespace) -> int:
         server_header=False,
         timeout_graceful_shutdown=5,
     )
-    return 0
+    # After the Config, which sets up uvicorn's logging: the access log names every path,
+    # and a login link's path holds its one-time code.
+    logging.getLogger("uvicorn.access").addFilter(HideLoginCodes())
+    server = uvicorn.Server(config)
+    with contextlib.suppress(KeyboardInterrupt):
+        server.run()
+    return 0 if server.started else STARTUP_FAILURE

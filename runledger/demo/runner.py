@@ -207,6 +207,9 @@ class Demo:
         report: dict[str, Any] = {
             "url": self.url,
             "token": self.token,
+            # The other secrets of the demo, so a test can scan the logs for each.
+            "secret_key": self.env["RUNLEDGER_SECRET_KEY"],
+            "login_code": self.login_link.rsplit("/", 1)[-1],
             "database_url": self.env["RUNLEDGER_DATABASE_URL"],
             "runs": {k: str(v) for k, v in self.runs.items()},
             "told": self.told,
@@ -214,8 +217,12 @@ class Demo:
             "details": self.details,
             "stories": {s.key: list(s.ending) for s in STORIES},
         }
-        self.options.report.write_text(json.dumps(report, indent=2))
-        self.options.report.chmod(0o600)  # it holds the demo's token
+        # It holds the demo's token and secret key: readable by its owner only, from the
+        # moment it exists (write_text then chmod would leave it world-readable a while).
+        path = self.options.report
+        with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as out:
+            os.fchmod(out.fileno(), 0o600)  # an older report may have had wider rights
+            out.write(json.dumps(report, indent=2))
 
     def stop(self) -> None:
         self.supervisor.stop_all()
