@@ -26,6 +26,7 @@ from ledger.commands import (
     StartRun,
 )
 from ledger.errors import ConflictRetriesExhaustedError, LedgerError, RunNotFoundError
+from ledger.limits import bounded_summary, check_name, is_plain
 from ledger.policy import OperationPolicy
 from ledger.prefetch import prefetch_runs
 from ledger.run import Effect, OperationRun, RunState
@@ -96,6 +97,10 @@ class RunLedger(Application[UUID]):
         merged.update(env or {})
         super().__init__(env=merged)
         self._writing = threading.RLock()
+        # On SQLite, one save at a time (see `save`); reads of the cache need not wait.
+        self._saving: contextlib.AbstractContextManager[object] = (
+            contextlib.nullcontext() if self.settings.is_postgres else threading.RLock()
+        )
 
     def save(self, *objs: Any, **kwargs: Any) -> list[Recording[UUID]]:
         """Saves runs as `Application.save` does, without its per-object protocol checks.
@@ -103,17 +108,37 @@ class RunLedger(Application[UUID]):
         `ProcessingEvent.collect_events` tests each object against runtime-checkable
         protocols, which on Python 3.11 costs more than building the event itself; the
         ledger only ever saves OperationRuns, which are known to hold pending events.
-        Anything else takes the library's own path."""
-        if kwargs or not all(type(obj) is OperationRun for obj in objs):
-            return super().save(*objs, **kwargs)
-        processing: ProcessingEvent[UUID] = ProcessingEvent()
-        for run in objs:
-            processing.events.extend(run.collect_events())
-            processing.aggregates[run.id] = run
-        recordings = self._record(processing)
-        self._take_snapshots(processing)
-        self._notify(recordings)
-        return recordings
+        Anything else takes the library's own path.
+
+        On SQLite, one save at a time per ledger (`queue` from several threads): SQLite
+        writes one at a time anyway, but eventsourcing's pool lets a second writer thread
+        wait for the first for 5 s only (its pool timeout, which no setting changes),
+        so a write held up in another process (replay's swap on a big ledger) failed
+        concurrent enqueues with ConnectionUnavailableError long before
+        SQLITE_LOCK_TIMEOUT. Here each waits its turn, then for the lock itself."""
+        with self._saving:
+            if kwargs or not all(type(obj) is OperationRun for obj in objs):
+                return super().save(*objs, **kwargs)
+            processing: ProcessingEvent[UUID] = ProcessingEvent()
+            for run in objs:
+                processing.events.extend(run.collect_events())
+                processing.aggregates[run.id] = run
+            recordings = self._record(processing)
+            self._take_snapshots(processing)
+            self._notify(recordings)
+            return recordings
+
+    def close(self) -> None:
+        """Closes the store's connections; on SQLite, once no command or save is in flight.
+
+        eventsourcing's pool closes the connections in use too, and an SQLite connection
+        closed under another thread's statement (say, an enqueue whose caller gave up
+        while its save waits for the lock another process holds) crashes the process."""
+        if self.settings.is_postgres or not hasattr(self, "_saving"):
+            super().close()
+            return
+        with self._writing, self._saving:
+            super().close()
 
     # -- queries ----------------------------------------------------------------------------
 
@@ -153,7 +178,22 @@ class RunLedger(Application[UUID]):
         at: datetime | None = None,
         queue_name: str | None = None,
     ) -> QueueResult:
-        """Appends `Queued` for a new run. A repeated key returns the same run."""
+        """Appends `Queued` for a new run. A repeated key returns the same run.
+
+        Refuses (InputRefusedError) a name no store can hold or no one can read (blank,
+        past NAME_LIMIT, a NUL or a lone surrogate: ledger.limits, whose full rule the
+        client applies); the params summary is stored cleaned and cut to its limits."""
+        for what, name in (
+            ("workspace", workspace),
+            ("operation type", operation_type),
+            ("initiator", initiator),
+            ("actor", actor),
+            ("idempotency key", idempotency_key),
+        ):
+            if name is not None:
+                check_name(what, name, strict=False)
+        if params_summary and not is_plain(params_summary):
+            params_summary = bounded_summary(params_summary)
         if idempotency_key is not None:
             run_id = run_id_for_key(workspace, operation_type, idempotency_key)
         else:

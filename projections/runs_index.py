@@ -71,6 +71,9 @@ TABLE = Table(
         Index("by_reason", "reason_code, queued_at DESC, id DESC"),
         Index("active_by_activity", "last_activity_at, id", ACTIVE),
         Index("active_by_stale_at", "stale_at, id", ACTIVE),
+        # The active runs again, for the freshness filters: `stale_at` is NULL exactly
+        # when a run is completed, and `stale_at <= ?` implies this predicate (run_list.py).
+        Index("live_by_queued", "queued_at DESC, id DESC", "stale_at IS NOT NULL"),
     ),
 )
 COLUMNS = TABLE.column_names

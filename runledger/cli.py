@@ -11,9 +11,11 @@ import argparse
 import importlib
 import logging
 import os
+import re
 import sys
 from collections.abc import Sequence
 from types import ModuleType
+from typing import NoReturn
 
 from runledger.errors import describe_error
 
@@ -33,12 +35,53 @@ SUBCOMMANDS: dict[str, str] = {
 }
 
 
+# The longest argparse message printed whole (a 1 MB unknown argument is cut).
+ERROR_TEXT_LIMIT = 500
+
+
+# Undecodable bytes of argv reach Python as lone surrogates (PEP 383).
+_NOT_UTF8 = re.compile("[\ud800-\udfff]")
+# `--option=--`: argparse 3.11 hands the command `[]` for it, never running its type.
+_DASHES_VALUE = re.compile(r"-[^=]+=--")
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """Refuses bad arguments in one line on stderr, exit 2, as every runledger error reads
+    (argparse's own prints its usage first): `runledger CMD: message (see ...--help)`."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {one_line(message)} (see `{self.prog} --help`)\n")
+
+
+def refuse_unusable(parser: argparse.ArgumentParser, argv: Sequence[str]) -> None:
+    """Refuses, as argparse refuses, what argparse itself would let through: an argument
+    that is not valid UTF-8 (no job, store or terminal could take it) and `--option=--`."""
+    for arg in argv:
+        if _NOT_UTF8.search(arg):
+            parser.error(f"argument {arg!r} is not valid UTF-8 (check the terminal's encoding)")
+    for arg in argv:
+        if arg == "--":
+            break
+        if _DASHES_VALUE.fullmatch(arg):
+            parser.error(f"argument {arg.partition('=')[0]}: expected a value, not '--'")
+
+
+def one_line(text: str, limit: int = ERROR_TEXT_LIMIT) -> str:
+    """`text` cut to `limit` characters, with newlines and other unprintable characters
+    (a value the user typed may hold them) escaped, so it stays one line."""
+    if len(text) > limit:
+        text = text[:limit] + "…"
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode() for c in text)
+
+
 def _load(name: str) -> ModuleType:
     return importlib.import_module(SUBCOMMANDS[name])
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="runledger",
         description="An event-sourced ledger of background job runs on arq.",
     )
@@ -66,7 +109,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if os.getcwd() not in sys.path:
         sys.path.append(os.getcwd())
     chosen = next((a for a in argv if a in SUBCOMMANDS), None)
-    args = build_parser(only=chosen).parse_args(argv)
+    parser = build_parser(only=chosen)
+    refuse_unusable(parser, argv)
+    args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

@@ -9,7 +9,8 @@ same idempotency key, or by the reconciler.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+import pickle
+from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import Any
 from uuid import UUID
@@ -18,11 +19,21 @@ from arq.connections import ArqRedis
 from redis.exceptions import RedisError
 
 from ledger import Actor, DatabaseSettings, RunLedger, RunNotFoundError
+from ledger.limits import (
+    PARAM_TEXT_LIMIT,
+    bounded_summary,
+    check_depth,
+    check_name,
+    check_params_size,
+    safe_str,
+    shown,
+    too_deep,
+)
 from workers.errors import EnqueueFailedError, WorkerError
 from workers.operations import OperationRegistry, load_operations, registry
 from workers.settings import QueueSettings, jobs_from_env
 
-SUMMARY_TEXT_LIMIT = 200
+SUMMARY_TEXT_LIMIT = PARAM_TEXT_LIMIT  # characters of one param kept in `Queued`
 
 
 class RunClient:
@@ -81,10 +92,18 @@ class RunClient:
         expires: float | None = None,
     ) -> UUID:
         """Queues a run and returns its id. A repeated idempotency key returns the same run
-        (and re-enqueues its job if an earlier enqueue failed)."""
+        (and re-enqueues its job if an earlier enqueue failed).
+
+        Refuses (InputRefusedError, naming the limit) a blank or oversized name, and
+        params nested too deep or too large once pickled, before anything is recorded.
+        """
+        check_name("operation type", operation_type)
         declared = self.operations.get(operation_type)
-        kwargs = dict(params or {})
-        _check_params(kwargs)
+        check_name("workspace", workspace)
+        check_name("initiator", initiator)
+        if idempotency_key is not None:
+            check_name("idempotency key", idempotency_key)
+        kwargs = self._job_params(params)
         queued = await asyncio.to_thread(
             self.ledger.queue,
             operation_type=operation_type,
@@ -112,6 +131,19 @@ class RunClient:
             raise EnqueueFailedError(queued.run_id, error) from error
         return queued.run_id
 
+    def _job_params(self, params: Mapping[str, Any] | None) -> dict[str, Any]:
+        """The params as the job will get them, once they pass the limits."""
+        if params is not None and not isinstance(params, Mapping):
+            raise WorkerError(
+                f"params must be a mapping of names to values, not {type(params).__name__}",
+                hint="e.g. params={'tenant': 't1'}",
+            )
+        kwargs = dict(params or {})
+        _check_params(kwargs)
+        check_depth("params", kwargs)
+        check_params_size(len(_pickled(kwargs, getattr(self.redis, "job_serializer", None))))
+        return kwargs
+
     async def _is_terminal(self, run_id: UUID) -> bool:
         try:
             state = await asyncio.to_thread(self.ledger.state, run_id)
@@ -124,20 +156,29 @@ def _check_params(params: Mapping[str, Any]) -> None:
     for key in params:
         if not isinstance(key, str) or not key.isidentifier() or key.startswith("_"):
             raise WorkerError(
-                f"parameter name {key!r} is not usable",
+                f"parameter name {shown(key)} is not usable",
                 hint="use identifiers that do not start with '_' (arq reserves those)",
             )
 
 
+def _pickled(params: dict[str, Any], serializer: Callable[[Any], bytes] | None) -> bytes:
+    """The params as arq will serialize them (pickle unless the client says otherwise)."""
+    try:
+        return serializer(params) if serializer else pickle.dumps(params, pickle.HIGHEST_PROTOCOL)
+    except RecursionError:
+        # Nesting that check_depth cannot see (inside objects): the same limit, refused.
+        raise too_deep("params") from None
+    except Exception as error:
+        raise WorkerError(
+            f"the params cannot be serialized for arq: {type(error).__name__} "
+            f"{shown(safe_str(error))}",
+            hint="pass plain values (text, numbers, lists, dicts) the job can rebuild from",
+        ) from None
+
+
 def summarize(params: Mapping[str, Any]) -> dict[str, Any]:
-    """What the `Queued` event keeps of the parameters: scalars as they are, long text
-    cut, anything else as its truncated repr (the job itself gets the full values)."""
-    summary: dict[str, Any] = {}
-    for key, value in params.items():
-        if value is None or isinstance(value, (bool, int, float)):
-            summary[key] = value
-        else:
-            text = value if isinstance(value, str) else repr(value)
-            cut = len(text) > SUMMARY_TEXT_LIMIT
-            summary[key] = text[:SUMMARY_TEXT_LIMIT] + ("…" if cut else "")
-    return summary
+    """What the `Queued` event keeps of the parameters: scalars as they are, text cut to
+    PARAM_TEXT_LIMIT characters, anything else as its cut repr (the job itself gets the
+    full values); NUL and lone surrogates as U+FFFD, at most ITEMS_LIMIT params and
+    SUMMARY_BYTES_LIMIT bytes (ledger.limits)."""
+    return bounded_summary(params, text_limit=PARAM_TEXT_LIMIT, flat=True)

@@ -12,7 +12,6 @@ crash the worker.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import uuid
 from collections.abc import Mapping
@@ -30,6 +29,14 @@ from ledger import (
     RunCommand,
     RunNotFoundError,
     ScheduleRetry,
+)
+from ledger.limits import (
+    TEXT_LIMIT,
+    bounded_summary,
+    clean_text,
+    is_plain,
+    safe_repr,
+    safe_str,
 )
 from workers.commit_channel import Committed, ProcessCommitter
 from workers.operations import JobOutcome, Operation
@@ -69,20 +76,58 @@ class JobTrack:
     progress: dict[str, Any] = field(default_factory=dict)
 
 
-_JSON_SCALARS = (str, int, float, bool, type(None))
-
-
 def json_safe(value: Mapping[str, Any]) -> dict[str, Any]:
-    """A copy that the event store can encode: one odd value must not fail a whole batch."""
-    flat = dict(value)
-    if all(type(k) is str and type(v) in _JSON_SCALARS for k, v in flat.items()):
-        return flat  # the common case (counters, names): nothing to convert
-    return dict(json.loads(json.dumps(flat, default=repr)))
+    """A copy that every store can encode and hold, cut to the summary limits
+    (ledger.limits): one odd value must not fail a whole batch, or a projection."""
+    try:
+        if is_plain(value):
+            return dict(value)  # the common case (counters, names): nothing to convert
+    except Exception:
+        pass  # a mapping that cannot be read as one: the walk says so
+    return bounded_summary(value)
 
 
 def describe_exception(error: BaseException) -> str:
-    text = str(error).strip()
-    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+    """`Type: message`, cleaned and cut to TEXT_LIMIT characters; never raises."""
+    text = safe_str(error).strip()
+    kind = type(error).__name__
+    return clean_text(f"{kind}: {text}" if text else kind, TEXT_LIMIT)
+
+
+class RenderableRecords(logging.Filter):
+    """Makes sure a log record's message can be rendered before any handler formats it.
+
+    arq logs a failed job as `"... failed, %s: %s" % (kind, exception)`. An exception
+    whose text cannot be made (one holding a 1,000-level nested value) raises
+    RecursionError there, which logging's StreamHandler re-raises (bpo-36272) into
+    arq's job loop: the whole worker would die of one job's exception. Such a record is
+    logged with a placeholder instead."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            record.getMessage()
+        except Exception:
+            args = record.args if isinstance(record.args, tuple) else (record.args,)
+            record.args = tuple(a if isinstance(a, (int, float)) else safe_str(a) for a in args)
+            try:
+                record.getMessage()
+            except Exception as error:
+                record.msg = f"{safe_str(record.msg)} (not rendered: {type(error).__name__})"
+                record.args = None
+        return True
+
+
+_RENDERABLE = RenderableRecords()
+# The loggers that render a job's exception or result text.
+_JOB_LOGGERS = ("arq.worker", "arq.jobs", __name__)
+
+
+def guard_job_logs() -> None:
+    """Installs RenderableRecords on the loggers that render job text (once)."""
+    for name in _JOB_LOGGERS:
+        logger = logging.getLogger(name)
+        if _RENDERABLE not in logger.filters:
+            logger.addFilter(_RENDERABLE)
 
 
 def end_command(
@@ -176,6 +221,7 @@ class JobTracker:
         self.heartbeat_interval = heartbeat_interval
         self._tracks: dict[str, JobTrack] = {}
         self.aborting: set[str] = set()  # replaced by the worker's own set (see LedgerWorker)
+        guard_job_logs()  # a job's exception must not crash the worker that logs it
 
     def begin(self, job_id: str, attempt: int, declared: Operation) -> JobTrack:
         track = JobTrack(job_id, uuid.UUID(job_id), attempt, declared)
@@ -223,9 +269,16 @@ class JobTracker:
         if run_id is None:
             return
         if reason is None:
-            log.warning("job %s failed in the queue with %r: left to the reconciler", job_id, error)
+            log.warning(
+                "job %s failed in the queue with %s: left to the reconciler",
+                job_id,
+                clean_text(safe_repr(error), TEXT_LIMIT),
+            )
             return
-        text = describe_exception(error) if isinstance(error, BaseException) else str(error)
+        if isinstance(error, BaseException):
+            text = describe_exception(error)
+        else:
+            text = clean_text(safe_str(error), TEXT_LIMIT)
         await self.record(
             FailByQueue(run_id, self.actor, attempt=attempt, reason_code=reason, error=text)
         )

@@ -15,6 +15,7 @@ import asyncio
 import logging
 import os
 import socket
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from signal import Signals
 from typing import Any
@@ -22,6 +23,8 @@ from typing import Any
 from arq.cron import CronJob
 from arq.jobs import deserialize_result
 from arq.worker import Worker
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from ledger import Actor, DatabaseSettings, RunLedger
 from workers.bulk_read import use_bulk_reads
@@ -54,6 +57,18 @@ WORKER_COMMIT_PACE = 0.005
 # Claim loops a LedgerWorker runs side by side for the ids of one poll (start_jobs):
 # bench.worker_overhead measured 2 well ahead of 1 (arq's) and 4 no better than 2.
 CLAIM_CHAINS = 2
+
+# What a Redis that is restarting, failing over or unreachable raises: the worker waits
+# it out (REDIS_BACKOFF, doubling up to REDIS_MAX_BACKOFF) instead of exiting. arq's own
+# loop lets it escape and the worker dies, and with it the reconciler cron that would
+# heal the runs whose jobs a restarted Redis lost.
+REDIS_UNAVAILABLE: tuple[type[BaseException], ...] = (
+    RedisConnectionError,
+    RedisTimeoutError,
+    OSError,
+)
+REDIS_BACKOFF = 0.5
+REDIS_MAX_BACKOFF = 2.0
 
 
 def worker_ledger(settings: DatabaseSettings) -> RunLedger:
@@ -118,6 +133,8 @@ class LedgerWorker(Worker):
         # The wrapper tells an abort from a timeout by this set (the same object arq fills).
         tracker.aborting = self.aborting_tasks
         self.shutting_down = False
+        self._redis_down_since: float | None = None
+        self._redis_backoff = REDIS_BACKOFF
 
     def handle_sig(self, signum: Signals) -> None:
         self.shutting_down = True
@@ -143,7 +160,45 @@ class LedgerWorker(Worker):
         the semaphore and job counter still bound the jobs to max_jobs, each claim is
         still arq's WATCH/MULTI transaction, and no id is in two chains.
         """
-        await claim_in_chains(super().start_jobs, self.tasks, job_ids, CLAIM_CHAINS)
+        await claim_in_chains(self._claim, self.tasks, job_ids, CLAIM_CHAINS)
+
+    async def _claim(self, job_ids: list[bytes]) -> None:
+        try:
+            await super().start_jobs(job_ids)
+        except REDIS_UNAVAILABLE:
+            # arq takes a job slot (semaphore and counter) before the claim's round trips
+            # and gives it back only if they answer: a claim cut short by Redis would
+            # keep it forever, and a few outages would leave the worker no slot at all.
+            self.job_counter -= 1
+            self.sem.release()
+            raise
+
+    async def _poll_iteration(self) -> None:
+        """arq's poll (claim, aborts, reaping, health, cron), surviving a Redis outage.
+
+        While Redis does not answer, each poll fails fast; the worker logs it, waits
+        (backing off to REDIS_MAX_BACKOFF) and polls again, and jobs already running go
+        on. A job's ending is in the ledger before arq writes its result, so one whose
+        result could not be written is skipped when arq hands it out again.
+        """
+        try:
+            await super()._poll_iteration()
+        except REDIS_UNAVAILABLE as error:
+            if self._redis_down_since is None:
+                self._redis_down_since = time.monotonic()
+                log.warning(
+                    "Redis unavailable (%s: %s); polling again, backing off up to %g s",
+                    type(error).__name__,
+                    error,
+                    REDIS_MAX_BACKOFF,
+                )
+            await asyncio.sleep(self._redis_backoff)
+            self._redis_backoff = min(self._redis_backoff * 2, REDIS_MAX_BACKOFF)
+            return
+        if self._redis_down_since is not None:
+            down = time.monotonic() - self._redis_down_since
+            log.warning("Redis answers again after %.1f s: polling as usual", down)
+            self._redis_down_since, self._redis_backoff = None, REDIS_BACKOFF
 
     async def finish_job(
         self,

@@ -10,6 +10,7 @@ from typing import Any
 from uuid import UUID
 
 from ledger import Actor
+from ledger.limits import check_name, shown, too_deep
 from runledger.commands.options import add_jobs_option
 from workers import RunClient, WorkerError
 from workers.settings import jobs_from_env
@@ -37,18 +38,35 @@ def parse_params(pairs: list[str]) -> dict[str, Any]:
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key:
-            raise WorkerError(f"--param {pair!r} is not K=V", hint="e.g. --param tenant=t1")
+            raise WorkerError(f"--param {shown(pair)} is not K=V", hint="e.g. --param tenant=t1")
         if key.endswith(":"):
-            try:
-                params[key[:-1]] = json.loads(value)
-            except json.JSONDecodeError as error:
-                raise WorkerError(f"--param {pair!r}: the value is not JSON ({error})") from None
+            params[key[:-1]] = _json_value(pair, value)
         else:
             params[key] = value
     return params
 
 
+def _json_value(pair: str, value: str) -> Any:
+    try:
+        return json.loads(value)
+    except json.JSONDecodeError as error:
+        raise WorkerError(
+            f"--param {shown(pair)}: the value is not JSON ({error.msg} at character "
+            f"{error.pos:,})",
+            hint='e.g. --param \'tags:=["a", "b"]\'',
+        ) from None
+    except ValueError as error:  # an integer past Python's 4,300-digit limit
+        raise WorkerError(f"--param {shown(pair)}: {error}") from None
+    except RecursionError:  # the stdlib parser recurses once per level
+        raise too_deep(f"--param {shown(pair)}") from None
+
+
 def run(args: argparse.Namespace) -> int:
+    # Refused before anything is dialled: a blank workspace is the caller's to fix.
+    check_name("operation type", args.operation_type)
+    check_name("workspace", args.workspace)
+    if args.idempotency_key is not None:
+        check_name("idempotency key", args.idempotency_key)
     jobs = jobs_from_env(args.jobs)
     if not jobs:
         raise WorkerError(

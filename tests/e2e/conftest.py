@@ -1,4 +1,5 @@
-"""Fixtures of the end-to-end tests: a migrated PostgreSQL ledger, the environment the
+"""Fixtures of the end-to-end tests: a migrated ledger on each store (SQLite, in a file of
+the test's own that every process opens, and PostgreSQL), the environment the
 `runledger` processes get, and the worker processes a test starts (killed afterwards).
 
 A test module sets JOBS to the module whose operations its workers serve."""
@@ -16,11 +17,11 @@ from runledger.wiring import migrate_all
 
 @pytest.fixture
 def env(
-    request: pytest.FixtureRequest, postgres_url: str, redis_server: str, queue_name: str
+    request: pytest.FixtureRequest, database_url: str, redis_server: str, queue_name: str
 ) -> dict[str, str]:
-    list(migrate_all(DatabaseSettings.from_url(postgres_url)))
+    list(migrate_all(DatabaseSettings.from_url(database_url)))
     return {
-        "RUNLEDGER_DATABASE_URL": postgres_url,
+        "RUNLEDGER_DATABASE_URL": database_url,
         "RUNLEDGER_REDIS_URL": redis_server,
         "RUNLEDGER_QUEUE_NAME": queue_name,
         "RUNLEDGER_JOBS": request.module.JOBS,

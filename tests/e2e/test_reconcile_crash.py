@@ -1,4 +1,5 @@
-"""A worker SIGKILLed mid-job, then either the reconciler or arq's redelivery resolves it.
+"""A worker SIGKILLed mid-job, then either the reconciler or arq's redelivery resolves it
+(on each store).
 
 Without a worker to redeliver, `runledger reconcile` heals the run once it is past its
 threshold (never before: arq first holds the job in progress, then queued for

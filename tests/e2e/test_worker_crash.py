@@ -1,5 +1,6 @@
-"""A worker SIGKILLed mid-job: the ledger shows the lost attempt, arq's redelivery to
-another worker, and the outcome. Nothing runs in the killed process after the kill."""
+"""A worker SIGKILLed mid-job, on each store: the ledger shows the lost attempt, arq's
+redelivery to another worker, and the outcome. Nothing runs in the killed process after
+the kill."""
 
 from __future__ import annotations
 

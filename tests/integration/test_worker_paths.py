@@ -1,11 +1,12 @@
 """Every way arq can end a job, through a real LedgerWorker and real Redis, as the ledger
-records it: the exact events, reason codes and attempts."""
+records it on each store (SQLite and PostgreSQL): the exact events, reason codes and
+attempts."""
 
 from __future__ import annotations
 
 import asyncio
 import signal
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
 from uuid import uuid4
@@ -19,7 +20,6 @@ from arq.worker import Worker
 
 from ledger import ReasonCode, RunLedger
 from tests import worker_jobs
-from tests.conftest import migrated_ledger
 from tests.integration.worker_helpers import (
     assert_each_succeeded_once,
     eventually,
@@ -36,32 +36,24 @@ pytestmark = pytest.mark.timeout(60)
 
 
 @pytest.fixture
-def pg_ledger(postgres_url: str) -> Iterator[RunLedger]:
-    with migrated_ledger(postgres_url) as app:
-        yield app
-
-
-@pytest.fixture
-async def client(
-    pg_ledger: RunLedger, redis_server: str, queue_name: str
-) -> AsyncIterator[RunClient]:
+async def client(ledger: RunLedger, redis_server: str, queue_name: str) -> AsyncIterator[RunClient]:
     queue = QueueSettings(redis_server, queue_name)
     operations = load_operations("tests.worker_jobs")
-    async with RunClient(pg_ledger, queue.client(), operations, queue_name=queue_name) as c:
+    async with RunClient(ledger, queue.client(), operations, queue_name=queue_name) as c:
         yield c
 
 
 async def test_a_returning_job_completes_its_run_as_succeeded_with_its_summary(
-    client: RunClient, pg_ledger: RunLedger, redis_server: str, queue_name: str
+    client: RunClient, ledger: RunLedger, redis_server: str, queue_name: str
 ) -> None:
     run_id = await client.enqueue("wtest.succeed", workspace="acme", params={"items": 7})
-    await run_burst(make_worker(pg_ledger, redis_server, queue_name))
-    assert timeline(pg_ledger, run_id) == [
+    await run_burst(make_worker(ledger, redis_server, queue_name))
+    assert timeline(ledger, run_id) == [
         ("Queued",),
         ("Started", 1),
         ("Completed", 1, "job.succeeded"),
     ]
-    state = pg_ledger.state(run_id)
+    state = ledger.state(run_id)
     assert (state.outcome, state.ended_by, state.summary) == ("succeeded", "job", {"items": 7})
 
 
@@ -74,7 +66,7 @@ async def test_a_returning_job_completes_its_run_as_succeeded_with_its_summary(
 )
 async def test_an_outcome_object_reports_partial_success_or_failure_by_the_job(
     client: RunClient,
-    pg_ledger: RunLedger,
+    ledger: RunLedger,
     redis_server: str,
     queue_name: str,
     operation_type: str,
@@ -82,61 +74,61 @@ async def test_an_outcome_object_reports_partial_success_or_failure_by_the_job(
     summary: dict[str, int | str],
 ) -> None:
     run_id = await client.enqueue(operation_type, workspace="acme")
-    await run_burst(make_worker(pg_ledger, redis_server, queue_name))
-    assert timeline(pg_ledger, run_id) == [("Queued",), ("Started", 1), ("Completed", 1, reason)]
-    assert pg_ledger.state(run_id).summary == summary
+    await run_burst(make_worker(ledger, redis_server, queue_name))
+    assert timeline(ledger, run_id) == [("Queued",), ("Started", 1), ("Completed", 1, reason)]
+    assert ledger.state(run_id).summary == summary
 
 
 async def test_an_exception_ends_the_run_as_job_exception_without_a_retry(
-    client: RunClient, pg_ledger: RunLedger, redis_server: str, queue_name: str
+    client: RunClient, ledger: RunLedger, redis_server: str, queue_name: str
 ) -> None:
     run_id = await client.enqueue("wtest.explode", workspace="acme")
-    await run_burst(make_worker(pg_ledger, redis_server, queue_name))
-    assert timeline(pg_ledger, run_id) == [
+    await run_burst(make_worker(ledger, redis_server, queue_name))
+    assert timeline(ledger, run_id) == [
         ("Queued",),
         ("Started", 1),
         ("Completed", 1, "job.exception"),
     ]
-    assert pg_ledger.state(run_id).summary == {"error": "ValueError: boom"}
+    assert ledger.state(run_id).summary == {"error": "ValueError: boom"}
 
 
 async def test_a_timeout_ends_the_run_as_queue_timeout(
-    client: RunClient, pg_ledger: RunLedger, redis_server: str, queue_name: str
+    client: RunClient, ledger: RunLedger, redis_server: str, queue_name: str
 ) -> None:
     run_id = await client.enqueue("wtest.hang", workspace="acme")
-    await run_burst(make_worker(pg_ledger, redis_server, queue_name))
-    assert timeline(pg_ledger, run_id) == [
+    await run_burst(make_worker(ledger, redis_server, queue_name))
+    assert timeline(ledger, run_id) == [
         ("Queued",),
         ("Started", 1),
         ("QueueFailed", 1, "queue.timeout"),
     ]
-    assert pg_ledger.state(run_id).outcome == "failed"
+    assert ledger.state(run_id).outcome == "failed"
     result = await Job(str(run_id), client.redis, _queue_name=queue_name).result_info()
     assert result is not None and isinstance(result.result, asyncio.TimeoutError)
 
 
 async def test_a_retry_is_recorded_and_the_next_attempt_completes(
-    client: RunClient, pg_ledger: RunLedger, redis_server: str, queue_name: str
+    client: RunClient, ledger: RunLedger, redis_server: str, queue_name: str
 ) -> None:
     run_id = await client.enqueue("wtest.retry", workspace="acme")
-    await run_burst(make_worker(pg_ledger, redis_server, queue_name))
-    assert timeline(pg_ledger, run_id) == [
+    await run_burst(make_worker(ledger, redis_server, queue_name))
+    assert timeline(ledger, run_id) == [
         ("Queued",),
         ("Started", 1),
         ("RetryScheduled", 1, "job.retry"),
         ("Started", 2),
         ("Completed", 2, "job.succeeded"),
     ]
-    retry = pg_ledger.run_events(run_id)[2]
+    retry = ledger.run_events(run_id)[2]
     assert retry.defer_seconds == pytest.approx(0.05)
 
 
 async def test_exhausted_retries_end_the_run_as_max_tries_exceeded(
-    client: RunClient, pg_ledger: RunLedger, redis_server: str, queue_name: str
+    client: RunClient, ledger: RunLedger, redis_server: str, queue_name: str
 ) -> None:
     run_id = await client.enqueue("wtest.always_retry", workspace="acme")
-    await run_burst(make_worker(pg_ledger, redis_server, queue_name))
-    assert timeline(pg_ledger, run_id) == [
+    await run_burst(make_worker(ledger, redis_server, queue_name))
+    assert timeline(ledger, run_id) == [
         ("Queued",),
         ("Started", 1),
         ("RetryScheduled", 1, "job.retry"),
@@ -145,47 +137,47 @@ async def test_exhausted_retries_end_the_run_as_max_tries_exceeded(
         ("QueueFailed", 3, "queue.max_tries_exceeded"),
     ]
     # The policy's retry_defer applies when the job's Retry names none.
-    assert pg_ledger.run_events(run_id)[2].defer_seconds == pytest.approx(0.02)
-    assert pg_ledger.state(run_id).attempts == 2
+    assert ledger.run_events(run_id)[2].defer_seconds == pytest.approx(0.02)
+    assert ledger.state(run_id).attempts == 2
 
 
 async def test_an_abort_while_running_ends_the_run_as_aborted(
-    client: RunClient, pg_ledger: RunLedger, redis_server: str, queue_name: str
+    client: RunClient, ledger: RunLedger, redis_server: str, queue_name: str
 ) -> None:
     run_id = await client.enqueue("wtest.hang", workspace="acme")
-    worker = asyncio.create_task(run_burst(make_worker(pg_ledger, redis_server, queue_name)))
-    await eventually(lambda: has_event(pg_ledger, run_id, ("Started", 1)))
+    worker = asyncio.create_task(run_burst(make_worker(ledger, redis_server, queue_name)))
+    await eventually(lambda: has_event(ledger, run_id, ("Started", 1)))
     job = Job(str(run_id), client.redis, _queue_name=queue_name)
     assert await job.abort(timeout=10, poll_delay=0.02) is True
     await worker
-    assert timeline(pg_ledger, run_id) == [
+    assert timeline(ledger, run_id) == [
         ("Queued",),
         ("Started", 1),
         ("QueueFailed", 1, "queue.aborted"),
     ]
-    assert pg_ledger.state(run_id).outcome == "cancelled"
+    assert ledger.state(run_id).outcome == "cancelled"
 
 
 async def test_an_abort_before_start_ends_the_queued_run_as_aborted(
-    client: RunClient, pg_ledger: RunLedger, redis_server: str, queue_name: str
+    client: RunClient, ledger: RunLedger, redis_server: str, queue_name: str
 ) -> None:
     run_id = await client.enqueue("wtest.succeed", workspace="acme")
     job = Job(str(run_id), client.redis, _queue_name=queue_name)
     abort = asyncio.create_task(job.abort(timeout=10, poll_delay=0.02))
     await eventually_async(lambda: client.redis.zscore(abort_jobs_ss, str(run_id)))
-    await run_burst(make_worker(pg_ledger, redis_server, queue_name))
+    await run_burst(make_worker(ledger, redis_server, queue_name))
     assert await abort is True
-    assert timeline(pg_ledger, run_id) == [("Queued",), ("QueueFailed", 1, "queue.aborted")]
+    assert timeline(ledger, run_id) == [("Queued",), ("QueueFailed", 1, "queue.aborted")]
     assert str(run_id) not in worker_jobs.EXECUTED
 
 
 async def test_a_shutdown_cancellation_schedules_a_retry_and_the_next_worker_finishes(
-    client: RunClient, pg_ledger: RunLedger, redis_server: str, queue_name: str
+    client: RunClient, ledger: RunLedger, redis_server: str, queue_name: str
 ) -> None:
     run_id = await client.enqueue("wtest.hang", workspace="acme")
-    first = make_worker(pg_ledger, redis_server, queue_name, burst=False)
+    first = make_worker(ledger, redis_server, queue_name, burst=False)
     running = asyncio.create_task(first.async_run())
-    await eventually(lambda: has_event(pg_ledger, run_id, ("Started", 1)))
+    await eventually(lambda: has_event(ledger, run_id, ("Started", 1)))
     first.handle_sig(signal.SIGTERM)  # what arq's SIGTERM handler calls
     with pytest.raises(asyncio.CancelledError):
         await running
@@ -193,11 +185,11 @@ async def test_a_shutdown_cancellation_schedules_a_retry_and_the_next_worker_fin
     # (with handle_signals=False, close() would cancel a still-running job a second time).
     await asyncio.gather(*first.tasks.values())
     await first.close()
-    assert timeline(pg_ledger, run_id)[-1] == ("RetryScheduled", 1, "queue.worker_shutdown")
-    assert not pg_ledger.state(run_id).is_terminal
+    assert timeline(ledger, run_id)[-1] == ("RetryScheduled", 1, "queue.worker_shutdown")
+    assert not ledger.state(run_id).is_terminal
 
-    await run_burst(make_worker(pg_ledger, redis_server, queue_name))
-    assert timeline(pg_ledger, run_id) == [
+    await run_burst(make_worker(ledger, redis_server, queue_name))
+    assert timeline(ledger, run_id) == [
         ("Queued",),
         ("Started", 1),
         ("RetryScheduled", 1, "queue.worker_shutdown"),
@@ -211,7 +203,7 @@ async def _sleeping_cron(ctx: dict[str, Any]) -> None:
 
 
 async def test_a_cron_pass_cut_short_by_shutdown_leaves_nothing_queued(
-    pg_ledger: RunLedger, redis_server: str, queue_name: str
+    ledger: RunLedger, redis_server: str, queue_name: str
 ) -> None:
     # Its only run is the one at startup: its next tick is hours away (a tick due during
     # the test would queue a new pass, and that one rightly stays queued).
@@ -224,7 +216,7 @@ async def test_a_cron_pass_cut_short_by_shutdown_leaves_nothing_queued(
         unique=True,
         timeout=5,
     )
-    first = make_worker(pg_ledger, redis_server, queue_name, burst=False, cron_jobs=[tick])
+    first = make_worker(ledger, redis_server, queue_name, burst=False, cron_jobs=[tick])
     running = asyncio.create_task(first.async_run())
     await eventually(lambda: first.job_tasks, timeout=10)
     redis = first.pool
@@ -242,7 +234,7 @@ async def test_a_cron_pass_cut_short_by_shutdown_leaves_nothing_queued(
 
 
 async def test_an_expired_job_ends_the_run_as_expired(
-    client: RunClient, pg_ledger: RunLedger, redis_server: str, queue_name: str
+    client: RunClient, ledger: RunLedger, redis_server: str, queue_name: str
 ) -> None:
     run_id = await client.enqueue("wtest.succeed", workspace="acme", expires=0.05)
     key = job_key_prefix + str(run_id)
@@ -251,46 +243,46 @@ async def test_an_expired_job_ends_the_run_as_expired(
         return not await client.redis.exists(key)
 
     await eventually_async(expired)
-    await run_burst(make_worker(pg_ledger, redis_server, queue_name))
-    assert timeline(pg_ledger, run_id) == [("Queued",), ("QueueFailed", 1, "queue.expired")]
+    await run_burst(make_worker(ledger, redis_server, queue_name))
+    assert timeline(ledger, run_id) == [("Queued",), ("QueueFailed", 1, "queue.expired")]
     assert str(run_id) not in worker_jobs.EXECUTED
 
 
 async def test_a_job_for_a_function_the_worker_lacks_ends_as_function_missing(
-    client: RunClient, pg_ledger: RunLedger, redis_server: str, queue_name: str
+    client: RunClient, ledger: RunLedger, redis_server: str, queue_name: str
 ) -> None:
     run_id = await client.enqueue("wtest.unserved", workspace="acme")
-    await run_burst(make_worker(pg_ledger, redis_server, queue_name))
-    assert timeline(pg_ledger, run_id) == [
+    await run_burst(make_worker(ledger, redis_server, queue_name))
+    assert timeline(ledger, run_id) == [
         ("Queued",),
         ("QueueFailed", 1, "queue.function_missing"),
     ]
-    assert "wtest.unserved" in (pg_ledger.state(run_id).summary["error"])
+    assert "wtest.unserved" in (ledger.state(run_id).summary["error"])
 
 
 async def test_an_undeserializable_job_ends_as_deserialize_error(
-    client: RunClient, pg_ledger: RunLedger, redis_server: str, queue_name: str
+    client: RunClient, ledger: RunLedger, redis_server: str, queue_name: str
 ) -> None:
     declared = load_operations("tests.worker_jobs").get("wtest.succeed")
-    run_id = pg_ledger.queue(
+    run_id = ledger.queue(
         operation_type="wtest.succeed", workspace="acme", policy=declared.policy
     ).run_id
     await client.redis.set(job_key_prefix + str(run_id), b"\x80 not a pickle")
     await client.redis.zadd(queue_name, {str(run_id): timestamp_ms()})
-    await run_burst(make_worker(pg_ledger, redis_server, queue_name))
-    assert timeline(pg_ledger, run_id) == [
+    await run_burst(make_worker(ledger, redis_server, queue_name))
+    assert timeline(ledger, run_id) == [
         ("Queued",),
         ("QueueFailed", 1, "queue.deserialize_error"),
     ]
 
 
 async def test_a_job_whose_run_is_already_terminal_is_skipped_and_says_so(
-    client: RunClient, pg_ledger: RunLedger, redis_server: str, queue_name: str
+    client: RunClient, ledger: RunLedger, redis_server: str, queue_name: str
 ) -> None:
     run_id = await client.enqueue("wtest.succeed", workspace="acme")
-    pg_ledger.reconcile_stale(run_id, reason_code=ReasonCode.RECONCILER_STALE_QUEUED, evidence={})
-    await run_burst(make_worker(pg_ledger, redis_server, queue_name))
-    assert timeline(pg_ledger, run_id) == [
+    ledger.reconcile_stale(run_id, reason_code=ReasonCode.RECONCILER_STALE_QUEUED, evidence={})
+    await run_burst(make_worker(ledger, redis_server, queue_name))
+    assert timeline(ledger, run_id) == [
         ("Queued",),
         ("ReconciledStale", None, "reconciler.stale_queued"),
         ("LateSignalRecorded", 1, "started"),
@@ -299,34 +291,34 @@ async def test_a_job_whose_run_is_already_terminal_is_skipped_and_says_so(
 
 
 async def test_heartbeats_carry_progress_and_chatty_ones_are_coalesced(
-    client: RunClient, pg_ledger: RunLedger, redis_server: str, queue_name: str
+    client: RunClient, ledger: RunLedger, redis_server: str, queue_name: str
 ) -> None:
     run_id = await client.enqueue("wtest.heartbeat", workspace="acme")
-    await run_burst(make_worker(pg_ledger, redis_server, queue_name, heartbeat_interval=60))
-    events = pg_ledger.run_events(run_id)
+    await run_burst(make_worker(ledger, redis_server, queue_name, heartbeat_interval=60))
+    events = ledger.run_events(run_id)
     beats = [e.progress for e in events if type(e).__name__ == "Heartbeat"]
     assert beats == [{"done": 1, "total": 3}, {"done": 3, "total": 3}]
-    assert pg_ledger.state(run_id).summary == {"written": [True, False, True]}
-    assert pg_ledger.state(run_id).last_activity_at >= events[2].timestamp
+    assert ledger.state(run_id).summary == {"written": [True, False, True]}
+    assert ledger.state(run_id).last_activity_at >= events[2].timestamp
 
 
 async def test_a_job_enqueued_around_the_ledger_fails_in_arq_and_the_worker_carries_on(
-    client: RunClient, pg_ledger: RunLedger, redis_server: str, queue_name: str
+    client: RunClient, ledger: RunLedger, redis_server: str, queue_name: str
 ) -> None:
     stray = str(uuid4())  # a run id the ledger never heard of
     await client.redis.enqueue_job("wtest.succeed", _job_id=stray, _queue_name=queue_name)
     run_id = await client.enqueue("wtest.succeed", workspace="acme")
-    await run_burst(make_worker(pg_ledger, redis_server, queue_name))
+    await run_burst(make_worker(ledger, redis_server, queue_name))
     result = await Job(stray, client.redis, _queue_name=queue_name).result_info()
     assert result is not None and not result.success
     assert "has no run in the ledger" in str(result.result)
-    assert timeline(pg_ledger, run_id)[-1] == ("Completed", 1, "job.succeeded")
+    assert timeline(ledger, run_id)[-1] == ("Completed", 1, "job.succeeded")
     assert await Job(stray, client.redis).status() is JobStatus.complete
 
 
 async def test_a_busy_worker_does_not_ask_redis_about_jobs_it_is_running(
     client: RunClient,
-    pg_ledger: RunLedger,
+    ledger: RunLedger,
     redis_server: str,
     queue_name: str,
     monkeypatch: pytest.MonkeyPatch,
@@ -354,15 +346,15 @@ async def test_a_busy_worker_does_not_ask_redis_about_jobs_it_is_running(
 
     monkeypatch.setattr(LedgerWorker, "start_jobs", offer)
     monkeypatch.setattr(Worker, "start_jobs", claim)
-    await run_burst(make_worker(pg_ledger, redis_server, queue_name, max_jobs=3))
+    await run_burst(make_worker(ledger, redis_server, queue_name, max_jobs=3))
     assert offered, "no poll read back a running job: the test proves nothing"
     assert asked == []
-    assert_each_succeeded_once(pg_ledger, run_ids)
+    assert_each_succeeded_once(ledger, run_ids)
 
 
 async def test_a_worker_claims_one_polls_jobs_in_two_chains_and_starts_each_once(
     client: RunClient,
-    pg_ledger: RunLedger,
+    ledger: RunLedger,
     redis_server: str,
     queue_name: str,
     monkeypatch: pytest.MonkeyPatch,
@@ -382,9 +374,9 @@ async def test_a_worker_claims_one_polls_jobs_in_two_chains_and_starts_each_once
             active -= 1
 
     monkeypatch.setattr(Worker, "start_jobs", chain)
-    await run_burst(make_worker(pg_ledger, redis_server, queue_name, max_jobs=9))
+    await run_burst(make_worker(ledger, redis_server, queue_name, max_jobs=9))
     assert most == CLAIM_CHAINS == 2
     # Every id went to a chain (a later poll may hand arq an id whose job has just
     # finished; arq finds it gone). Started once each: no job was claimed twice.
     assert set(claimed) == {str(r).encode() for r in run_ids}
-    assert_each_succeeded_once(pg_ledger, run_ids)
+    assert_each_succeeded_once(ledger, run_ids)

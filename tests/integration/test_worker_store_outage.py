@@ -20,6 +20,8 @@ pytestmark = pytest.mark.timeout(60)
 
 @pytest.fixture
 def sqlite_ledger(sqlite_url: str) -> Iterator[RunLedger]:
+    """SQLite only: a renamed table is an outage there (OperationalError, retried), but a
+    permanent UndefinedTable on PostgreSQL, whose outage is a restart (test_projector_process)."""
     with migrated_ledger(sqlite_url) as app:
         yield app
 
