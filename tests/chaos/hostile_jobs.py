@@ -60,17 +60,17 @@ MESSAGES: dict[str, Callable[[], BaseException]] = {
 }
 
 
-@operation("chaos.echo", **POLICY)
+@operation("hostile.echo", **POLICY)
 async def echo(ctx: dict[str, Any], **params: Any) -> dict[str, Any]:
     return {"fingerprint": fingerprint(params), "params": len(params)}
 
 
-@operation("chaos.report", **POLICY)
+@operation("hostile.report", **POLICY)
 async def report(ctx: dict[str, Any], case: str) -> dict[str, Any]:
     return SUMMARIES[case]()
 
 
-@operation("chaos.fail", **POLICY)
+@operation("hostile.fail", **POLICY)
 async def fail(ctx: dict[str, Any], case: str) -> None:
     raise MESSAGES[case]()
 
@@ -80,6 +80,6 @@ async def hostile_type(ctx: dict[str, Any], **params: Any) -> dict[str, Any]:
     return {"type": HOSTILE_TYPE}
 
 
-@operation("chaos.normal", **POLICY)
+@operation("hostile.normal", **POLICY)
 async def normal(ctx: dict[str, Any]) -> dict[str, Any]:
     return {"ok": True}

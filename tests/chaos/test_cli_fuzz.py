@@ -130,7 +130,7 @@ COMMANDS = _command(build_parser(), ())
 
 
 # Values a command may well accept, so that most lists get past argparse into the command.
-PLAUSIBLE = ("acme", "wtest.succeed", "chaos.echo", "1", str(uuid.uuid4()), "*", "runs:read")
+PLAUSIBLE = ("acme", "wtest.succeed", "hostile.echo", "1", str(uuid.uuid4()), "*", "runs:read")
 
 
 def _value(option: Option) -> st.SearchStrategy[str]:

@@ -88,7 +88,7 @@ CLI_PARAMS = {
 }
 CLI_ARGS: dict[str, list[str]] = {
     "echo": [
-        *("chaos.echo", "--workspace", "acme"),
+        *("hostile.echo", "--workspace", "acme"),
         *(arg for param in CLI_PARAMS.values() for arg in ("--param", param)),
     ],
     "names": [HOSTILE_TYPE, "--workspace", HTML, "--idempotency-key", "{key} /cli"],
@@ -151,16 +151,16 @@ def _cli_env(url: str, queue_name: str) -> dict[str, str]:
 
 async def _enqueue_cases(client: RunClient, runs: dict[str, UUID], key: str) -> None:
     for name, params in CLIENT_PARAMS.items():
-        runs[f"client.{name}"] = await client.enqueue("chaos.echo", workspace="acme", params=params)
+        runs[f"client.{name}"] = await client.enqueue("hostile.echo", workspace="acme", params=params)
     runs["client.names"] = await client.enqueue(
         HOSTILE_TYPE, workspace=HTML, params={"note": HTML}, idempotency_key=key
     )
     for case in CASES:
         runs[f"summary.{case}"] = await client.enqueue(
-            "chaos.report", workspace="acme", params={"case": case}
+            "hostile.report", workspace="acme", params={"case": case}
         )
         runs[f"message.{case}"] = await client.enqueue(
-            "chaos.fail", workspace="acme", params={"case": case}
+            "hostile.fail", workspace="acme", params={"case": case}
         )
 
 
@@ -172,7 +172,7 @@ async def _work(worked: Worked, queue: QueueSettings) -> None:
         worked.ledger, queue.client(), operations, queue_name=queue.queue_name
     ) as c:
         await _enqueue_cases(c, worked.runs, worked.key)
-        worked.runs["normal"] = await c.enqueue("chaos.normal", workspace="acme")
+        worked.runs["normal"] = await c.enqueue("hostile.normal", workspace="acme")
     worker = build_worker(
         operations, worked.ledger, queue, burst=True, poll_delay=0.01, handle_signals=False
     )
@@ -488,7 +488,7 @@ REFUSED: dict[str, tuple[dict[str, Any], str]] = {
     "surrogate_workspace": ({"workspace": "ac\udc80me"}, "NAME_LIMIT"),
     "newline_workspace": ({"workspace": "acme\nforged: line"}, "NAME_LIMIT"),
     "long_workspace": ({"workspace": "w" * MB}, "NAME_LIMIT"),
-    "nul_operation_type": ({"operation_type": "chaos.echo\x00"}, "NAME_LIMIT"),
+    "nul_operation_type": ({"operation_type": "hostile.echo\x00"}, "NAME_LIMIT"),
     "long_operation_type": ({"operation_type": "t" * MB}, "NAME_LIMIT"),
     "nul_idempotency_key": ({"idempotency_key": "k\x00"}, "NAME_LIMIT"),
     "empty_idempotency_key": ({"idempotency_key": ""}, "NAME_LIMIT"),
@@ -501,7 +501,7 @@ async def test_the_client_refuses_input_past_a_limit_naming_it(
     refusing: Refusing, case: str
 ) -> None:
     arguments, limit = REFUSED[case]
-    call = {"operation_type": "chaos.echo", "workspace": "acme", **arguments}
+    call = {"operation_type": "hostile.echo", "workspace": "acme", **arguments}
     operations = load_operations(JOBS)
     before = head_position(refusing.settings)
     async with RunClient(
@@ -515,7 +515,7 @@ async def test_the_client_refuses_input_past_a_limit_naming_it(
         assert head_position(refusing.settings) == before  # nothing recorded
         assert await client.redis.zcard(refusing.queue.queue_name) == 0  # nothing enqueued
         # The client still works: a normal run right after it is recorded and enqueued.
-        run_id = await client.enqueue("chaos.normal", workspace="acme")
+        run_id = await client.enqueue("hostile.normal", workspace="acme")
         assert refusing.ledger.state(run_id).status == "queued"
         await client.redis.delete(refusing.queue.queue_name)
 
@@ -525,27 +525,27 @@ async def test_the_client_refuses_input_past_a_limit_naming_it(
 
 # case: (the arguments of `runledger enqueue`, what its one line names)
 CLI_REFUSED: dict[str, tuple[list[str], str]] = {
-    "empty_workspace": (["chaos.echo", "--workspace", ""], "NAME_LIMIT"),
-    "whitespace_workspace": (["chaos.echo", "--workspace", "   "], "NAME_LIMIT"),
+    "empty_workspace": (["hostile.echo", "--workspace", ""], "NAME_LIMIT"),
+    "whitespace_workspace": (["hostile.echo", "--workspace", "   "], "NAME_LIMIT"),
     # Invalid UTF-8 in argv reaches Python as lone surrogates (os.fsencode of "\udcff" is
     # b"\xff"): refused before any command runs, the job could not take it either.
-    "invalid_utf8_workspace": (["chaos.echo", "--workspace", "ac\udcffme"], "not valid UTF-8"),
+    "invalid_utf8_workspace": (["hostile.echo", "--workspace", "ac\udcffme"], "not valid UTF-8"),
     "invalid_utf8_param": (
-        ["chaos.echo", "--workspace", "acme", "--param", "text=\udcff\udcfe"],
+        ["hostile.echo", "--workspace", "acme", "--param", "text=\udcff\udcfe"],
         "not valid UTF-8",
     ),
     "1000_levels": (
-        ["chaos.echo", "--workspace", "acme", "--param", "d:=" + "[" * 1000 + "]" * 1000],
+        ["hostile.echo", "--workspace", "acme", "--param", "d:=" + "[" * 1000 + "]" * 1000],
         "DEPTH_LIMIT",
     ),
     "100_levels": (
-        ["chaos.echo", "--workspace", "acme", "--param", "d:=" + "[" * 100 + "]" * 100],
+        ["hostile.echo", "--workspace", "acme", "--param", "d:=" + "[" * 100 + "]" * 100],
         "DEPTH_LIMIT",
     ),
     # 10 MB cannot pass through argv (Linux caps one argument at 128 KiB and all of them at
     # 2 MiB here): 12 arguments of 120,000 characters are as much, past 1 MiB.
     "too_large_params": (
-        ["chaos.echo", "--workspace", "acme"] + [f"--param=p{i}={'x' * ARG}" for i in range(12)],
+        ["hostile.echo", "--workspace", "acme"] + [f"--param=p{i}={'x' * ARG}" for i in range(12)],
         "PARAMS_BYTES_LIMIT",
     ),
 }
@@ -600,6 +600,6 @@ def test_the_cli_refuses_a_nul_in_the_workspace_in_one_line(
     """argv cannot carry NUL: this one runs in-process, before anything is dialled."""
     from runledger.cli import main
 
-    assert main(["enqueue", "chaos.echo", "--workspace", "ac\x00me", "--jobs", JOBS]) == 2
+    assert main(["enqueue", "hostile.echo", "--workspace", "ac\x00me", "--jobs", JOBS]) == 2
     line = one_clear_line(capsys.readouterr().err)
     assert "NAME_LIMIT" in line and "'ac\\x00me'" in line
