@@ -46,6 +46,7 @@ from ledger import (
     default_outcome,
     utcnow,
 )
+from ledger.limits import clean_text
 from workers.reconcile_rules import (
     DEFAULT_GRACE_SECONDS,
     Action,
@@ -257,7 +258,8 @@ def _summarize_result(raw: bytes | None) -> dict[str, Any]:
         "finish_time": result.finish_time.isoformat(),
     }
     if not result.success:
-        summary["error"] = f"{type(result.result).__name__}: {result.result}"[:500]
+        # Cleaned as every stored text is: a NUL would stop the projector on PostgreSQL.
+        summary["error"] = clean_text(f"{type(result.result).__name__}: {result.result}", 500)
     return summary
 
 

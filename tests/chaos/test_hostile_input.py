@@ -24,7 +24,7 @@ import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 import pytest
@@ -151,7 +151,9 @@ def _cli_env(url: str, queue_name: str) -> dict[str, str]:
 
 async def _enqueue_cases(client: RunClient, runs: dict[str, UUID], key: str) -> None:
     for name, params in CLIENT_PARAMS.items():
-        runs[f"client.{name}"] = await client.enqueue("hostile.echo", workspace="acme", params=params)
+        runs[f"client.{name}"] = await client.enqueue(
+            "hostile.echo", workspace="acme", params=params
+        )
     runs["client.names"] = await client.enqueue(
         HOSTILE_TYPE, workspace=HTML, params={"note": HTML}, idempotency_key=key
     )
@@ -573,7 +575,7 @@ def cli_refused(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CliRefused
     )
     client = redis.Redis.from_url(REDIS_URL)
     try:
-        yield CliRefused(done, head_position(settings), int(client.zcard(queue_name)))
+        yield CliRefused(done, head_position(settings), cast(int, client.zcard(queue_name)))
     finally:
         client.close()
 
