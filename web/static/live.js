@@ -105,18 +105,20 @@
         if (response.status === 401 || response.status === 403) { stopped = true; throw new Error("session"); }
         if (response.status === 400) { stopped = true; throw new Error("filter"); }
         if (!response.ok) throw new Error(String(response.status));
-        etag = response.headers.get("ETag");
-        return response.text();
+        var next = response.headers.get("ETag");
+        return response.text().then(function (html) { return { html: html, etag: next }; });
       })
-      .then(function (html) {
-        if (html !== null) swap(html);
+      .then(function (fresh) {
+        if (paused) return; /* paused while it was in flight: the page stays as it is */
+        if (fresh !== null) { etag = fresh.etag; swap(fresh.html); }
         updatedAt = new Date();
-        show("live", liveWords());
+        if (document.hidden) show("hidden", "Paused while the tab is hidden");
+        else show("live", liveWords());
       })
       .catch(function (error) {
         if (error.message === "session") show("error", "Session ended: reload the page to log in");
         else if (error.message === "filter") show("error", "Live refresh is off until the filter is fixed");
-        else show("error", "Cannot reach the server; retrying");
+        else if (!paused) show("error", "Cannot reach the server; retrying");
       })
       .finally(function () {
         inFlight = false;
