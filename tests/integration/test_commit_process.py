@@ -24,13 +24,13 @@ from ledger import (
 )
 from tests.integration.worker_helpers import (
     assert_each_succeeded_once,
-    make_worker,
     run_burst,
     timeline,
 )
 from workers import QueueSettings, RunClient, load_operations
 from workers.commit_channel import CommitterDiedError, ProcessCommitter
-from workers.worker import worker_ledger
+from workers.operations import OperationRegistry
+from workers.worker import build_worker, worker_ledger
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -176,13 +176,18 @@ async def test_a_worker_whose_committer_was_killed_still_records_every_job(
     ledger: RunLedger, redis_server: str, queue_name: str
 ) -> None:
     queue = QueueSettings(redis_server, queue_name)
-    operations = load_operations("tests.worker_jobs")
+    # Roomy timeouts: the jobs wait for their Started while the committer restarts, which
+    # a loaded machine can stretch past the worker tests' usual 2 s.
+    operations = load_operations("tests.e2e_busy_jobs")
     async with RunClient(ledger, queue.client(), operations) as client:
         run_ids = [
-            await client.enqueue("wtest.succeed", workspace="acme", params={"items": 1})
+            await client.enqueue("busy.succeed", workspace="acme", params={"items": 1})
             for _ in range(5)
         ]
-    worker = make_worker(ledger, redis_server, queue_name)
+    worker = build_worker(
+        OperationRegistry(operations), ledger, queue,
+        burst=True, poll_delay=0.01, handle_signals=False, cron_jobs=[],
+    )  # fmt: skip
     killed = worker.tracker.committer.pid
     assert killed is not None
     os.kill(killed, signal.SIGKILL)
