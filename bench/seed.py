@@ -1,19 +1,17 @@
 """Read models of a busy ledger, written straight into the projector's tables.
 
 `seed(settings, runs=N, audit_entries=M, heartbeats=K)` fills what `runledger migrate`
-creates as the projector would from N runs' events (the events are not written): the
-runs index, M audit entries over those runs, their stats and activity and, for K > 0,
-one running run whose K heartbeats are also in the run timeline. All runs' events are
-merged in time order (audit positions follow time, as notification ids do) and folded
-by the projector's own code, so rows, `stale_at` and counts are exactly the fold's.
-Seeded random: the same arguments and `now` give the same rows.
+creates as the projector would from N runs' events (not written themselves): the runs
+index, M audit entries, the stats and activity and, for K > 0, one running run whose K
+heartbeats are also in the run timeline. All events are merged in time order (audit
+positions follow time, as notification ids do) and folded by the projector's own code,
+so rows, `stale_at` and counts are exactly the fold's; same arguments and `now`, same rows.
 
-The mix: 4 workspaces (40/30/20/10 %), 5 operation types (35/25/15/15/10 %), runs over
-30 days; 97 % completed (86 % job.succeeded, then every other reason code), 2 % running
-(a quarter stale), 1 % queued (4 in 5 stale); 2 % on their second try; actors `system`,
-`worker:host-X:PID`, `reconciler`. Entries beyond each run's queued / started / ended are
-heartbeats, spread at random over the runs that started. Indexes are rebuilt after the
-COPYs, then the tables vacuumed and analyzed. Timings: docs/benchmarks.md ("Web API").
+The mix: 4 workspaces (40/30/20/10 %), 5 operation types (35/25/15/15/10 %), 30 days;
+97 % completed (86 % job.succeeded, then every other reason code), 2 % running (a quarter
+stale), 1 % queued (four in five stale), 2 % on a second try; actors `system`,
+`worker:host-X:PID`, `reconciler`; entries beyond each run's queued, started and ended
+are heartbeats of the runs that started. Timings: docs/benchmarks.md ("Web API").
 """
 
 from __future__ import annotations
@@ -121,9 +119,6 @@ def seed(
     return Seeded(len(plans), total, heavy, at, time.perf_counter() - began)
 
 
-# -- what happens to each run ------------------------------------------------------------------
-
-
 def _plans(rng: random.Random, runs: int, now: float, heavy: int) -> Iterator[Plan]:
     names, by_name = list(WORKSPACES), list(accumulate(WORKSPACES.values()))
     kinds, by_kind = list(OPERATIONS), list(accumulate(w for w, _ in OPERATIONS.values()))
@@ -164,14 +159,16 @@ def _ended(rng: random.Random, policy: OperationPolicy, reason: ReasonCode, end:
 def _active(
     rng: random.Random, policy: OperationPolicy, status: RunStatus, now: float, stale: bool
 ) -> Times:
-    """A queued or running run's times: queued any time (running ones are long jobs that
-    heartbeat), except a fresh queued run, queued within half its threshold."""
+    """A queued or running run's times. A stale one went quiet any time in the last 30
+    days (a running one after starting then); a fresh one within half its threshold, so it
+    stays fresh for minutes after `now`. Running runs are long jobs that heartbeat."""
     threshold = stale_threshold(status, policy) or 0.0
+    fresh = now - rng.uniform(0, threshold / 2)
+    quiet = now - rng.uniform(threshold + 60, DAYS * DAY)
     if status is RunStatus.QUEUED:
-        idle = threshold + rng.uniform(60, DAYS * DAY) if stale else rng.uniform(0, threshold / 2)
-        return now - idle, None, None, None
+        return (quiet if stale else fresh), None, None, None
     started = now - rng.uniform(threshold + 120, DAYS * DAY)
-    until = rng.uniform(started, now - threshold - 60) if stale else now - rng.uniform(0, 300)
+    until = max(started, rng.uniform(started, quiet)) if stale else fresh
     return started - rng.uniform(0.05, 30), started, until, None
 
 
@@ -189,14 +186,9 @@ def _heartbeats(rng: random.Random, plans: list[Plan], total: int, heavy: int) -
 
 def _events(plan: Plan, beats: int, rng: random.Random) -> list[Event]:
     """The run's events, oldest first (times never go back: the merge relies on it)."""
-    queued = {
-        "workspace": plan.workspace,
-        "operation_type": plan.operation_type,
-        "initiator": "system",
-        "params_summary": {"account": plan.seq % 997},
-        "policy": POLICY_DATA[plan.operation_type],  # shared: nothing writes to it
-        "idempotency_key": None,
-    }
+    queued: dict[str, Any] = {"workspace": plan.workspace, "operation_type": plan.operation_type}
+    queued |= {"initiator": "system", "params_summary": {"account": plan.seq % 997}}
+    queued |= {"policy": POLICY_DATA[plan.operation_type], "idempotency_key": None}  # shared
     events: list[Event] = [(plan.queued, "queued", "system", queued)]
     tries = OPERATIONS[plan.operation_type][1].max_tries
     worker, attempt = WORKERS[plan.seq % len(WORKERS)], min(tries, 1 + plan.seq % 50 // 49)
@@ -230,9 +222,6 @@ def _ending(
         return "queue_failed", worker, {"attempt": attempt, **ending, "error": error}
     evidence = {"arq_job_state": "not_found", "attempts": attempt, "threshold_seconds": 1200.0}
     return "reconciled_stale", "reconciler", {**ending, "evidence": evidence}
-
-
-# -- writing -----------------------------------------------------------------------------------
 
 
 def _write(rng: random.Random, plans: list[Plan], beats: Counter[int], out: _Rows) -> None:
@@ -332,14 +321,12 @@ def _bulk_load(conn: Connection) -> Iterator[None]:
     if conn.is_postgres:  # no fsync per commit; memory for the index builds
         conn.execute("SET synchronous_commit = off")
         conn.execute("SET maintenance_work_mem = '512MB'")
-    collecting = gc.isenabled()
     gc.disable()  # millions of acyclic objects: the collector would re-walk them repeatedly
     try:
         with conn.transaction():
             yield
     finally:
-        if collecting:
-            gc.enable()
+        gc.enable()
     for statement in (sql for table in indexed for sql in table.index_sql()):
         conn.execute(statement)
     for table in TABLES if conn.is_postgres else ():

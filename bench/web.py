@@ -6,16 +6,16 @@ real `runledger web` process on a free port with a token for every workspace (`*
 Each route is then timed on every size in alternating rounds of 10 sequential requests
 on one keep-alive connection per server (httpx.Client), after a warm-up, so that a change
 in the machine's load hits every size alike. It prints, per route, p50 and p95 at each
-size and the ratio of the p95s (largest / smallest), with PASS or FAIL against the
+size and the ratio of the p95s (big / small), with PASS or FAIL against the
 targets: p95 <= 50 ms at the big size (1M) and ratio <= 2; and the size of a page of 50
 runs (target <= 100 KB). The schemas are dropped at the end.
 
     .venv/bin/python -m bench.web [--small 10000] [--big 1000000] [--requests 200] [--large]
 
-Seeding takes most of the time: about 5 s for 10k runs and 2-7 minutes for 1M (with its
-5M audit entries; the range is the shared machine's load), then about 2 minutes of
-requests. `--large` adds 10M runs / 50M audit entries: about 1 hour of seeding and
-about 25 GB of disk; not run for docs/benchmarks.md.
+Seeding takes most of the time: 3-15 s for 10k runs and 4.5-8.5 minutes for 1M (5M audit
+entries; about 2 minutes of it Python, the rest index builds and the shared 2-core
+machine's load), then about 3 minutes of requests. `--large` adds 10M runs and 50M audit
+entries: about an hour or more of seeding and about 25 GB of disk.
 """
 
 from __future__ import annotations

@@ -135,6 +135,7 @@ class LedgerWorker(Worker):
         self.shutting_down = False
         self._redis_down_since: float | None = None
         self._redis_backoff = REDIS_BACKOFF
+        self._finishing: set[asyncio.Future[None]] = set()  # endings being recorded
 
     def handle_sig(self, signum: Signals) -> None:
         self.shutting_down = True
@@ -210,6 +211,7 @@ class LedgerWorker(Worker):
         incr_score: int | None,
         keep_in_progress: float | None,
     ) -> None:
+        self._track_finishing()
         await self.tracker.record_end(job_id, finished=finish, shutting_down=self.shutting_down)
         if not finish and self.shutting_down and keep_in_progress is not None:
             # arq keeps the in-progress key (60 s) only for cron jobs (arq 0.28.0, run_job).
@@ -228,6 +230,7 @@ class LedgerWorker(Worker):
         )
 
     async def finish_failed_job(self, job_id: str, result_data: bytes | None) -> None:
+        self._track_finishing()
         try:
             result = deserialize_result(result_data or b"", deserializer=self.job_deserializer)
         except Exception:
@@ -236,8 +239,30 @@ class LedgerWorker(Worker):
             await self.tracker.record_queue_failure(job_id, result.result, result.job_try)
         await super().finish_failed_job(job_id, result_data)
 
+    def _track_finishing(self) -> None:
+        """Notes the task recording a job's ending (arq runs it under `asyncio.shield`)."""
+        task = asyncio.current_task()
+        if task is not None:
+            self._finishing.add(task)
+            task.add_done_callback(self._finishing.discard)
+
+    async def _settle_jobs(self) -> None:
+        """Waits for every job task, and every ending being recorded, before arq closes.
+
+        A SIGTERM that lands while a job's ending is being recorded cancels the job's
+        task at arq's `asyncio.shield(self.finish_job(...))`: the ending goes on in a
+        task of its own, and arq's close() would raise the job task's CancelledError
+        (a traceback, exit 1) and stop the committer under that ending, losing it.
+        """
+        await asyncio.gather(*self.tasks.values(), return_exceptions=True)
+        await asyncio.gather(*self._finishing, return_exceptions=True)
+        for job_id, task in list(self.tasks.items()):
+            if task.cancelled():
+                del self.tasks[job_id]  # its ending was recorded just above
+
     async def close(self) -> None:
         try:
+            await self._settle_jobs()
             await super().close()
         finally:
             # Drain what jobs submitted last (bounded), then stop the committer process.

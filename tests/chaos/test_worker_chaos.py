@@ -39,10 +39,13 @@ Set RUNLEDGER_CHAOS_SEED to replay a run's choice of victims.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import importlib.util
 import json
 import os
 import random
+import signal
 import statistics
 import threading
 import time
@@ -57,6 +60,7 @@ from uuid import UUID
 
 import psycopg
 import pytest
+from arq.jobs import Job, JobStatus
 
 from ledger import DatabaseSettings, RunLedger
 from runledger.wiring import migrate_all
@@ -72,6 +76,7 @@ from tests.chaos.servers import (
     events_by_run,
     wait_until,
 )
+from workers import QueueSettings, RunClient, build_worker, load_operations
 
 JOBS = "tests.chaos_jobs"
 INTERVAL = 5  # RUNLEDGER_RECONCILE_INTERVAL: each worker's reconciler cron
@@ -535,3 +540,46 @@ def _spread(values: list[float]) -> dict[str, float]:
         "median": round(statistics.median(values), 2),
         "worst": round(max(values), 2),
     }
+
+
+async def test_a_sigterm_while_a_jobs_ending_is_recorded_stops_the_worker_in_order(
+    redis_private: PrivateRedis, tmp_path: Path
+) -> None:
+    """What the chaos run's last SIGTERM found, up close: arq cancels a job's task even
+    while its ending is being recorded (under `asyncio.shield`). The worker must wait for
+    that ending, record it, and close without raising (no traceback, exit code 0)."""
+    settings = DatabaseSettings.from_url(f"sqlite:///{tmp_path / 'ledger.db'}")
+    list(migrate_all(settings))
+    ledger = RunLedger(settings)
+    queue = QueueSettings(redis_private.url, f"chaos:{uuid.uuid4().hex[:8]}")
+    operations = load_operations(JOBS)
+    async with RunClient(ledger, queue.client(), operations) as client:
+        run_id = await client.enqueue("chaos.quick", workspace="acme")
+    worker = build_worker(operations, ledger, queue, cron_jobs=[], poll_delay=0.05,
+                          handle_signals=False)  # fmt: skip
+    reached, release = asyncio.Event(), asyncio.Event()
+    record_end = worker.tracker.record_end
+
+    async def slow_record_end(job_id: str, **kwargs: Any) -> None:
+        reached.set()
+        await release.wait()  # the SIGTERM lands now
+        await record_end(job_id, **kwargs)
+
+    worker.tracker.record_end = slow_record_end  # type: ignore[method-assign]
+    running = asyncio.create_task(worker.async_run())
+    try:
+        await asyncio.wait_for(reached.wait(), 30)
+        worker.handle_sig(signal.SIGTERM)  # what arq's own handler does on SIGTERM
+        await asyncio.sleep(0.2)
+        release.set()
+        with contextlib.suppress(asyncio.CancelledError):
+            await running
+        await worker.close()  # raised CancelledError before the fix
+        state = ledger.state(run_id)
+        assert (state.status, state.reason_code) == ("completed", "job.succeeded")
+        redis = queue.client()
+        assert await Job(str(run_id), redis).status() == JobStatus.complete  # arq's too
+        await redis.aclose()
+    finally:
+        release.set()
+        ledger.close()
