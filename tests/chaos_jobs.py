@@ -24,7 +24,7 @@ from arq import Retry
 from workers import JobOutcome, operation
 
 EXECUTIONS_VAR = "RUNLEDGER_CHAOS_EXECUTIONS"
-POLICY = {
+POLICY: dict[str, Any] = {
     "timeout": 3,
     "max_tries": 2,
     "retry_defer": 0.5,

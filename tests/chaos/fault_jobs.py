@@ -10,10 +10,17 @@ The timing guard's numbers: window 40 s; running at most 2 x 30 + 0.5 + 40 + 5 =
 
 from __future__ import annotations
 
+from typing import Any
+
 from tests import chaos_jobs as jobs
 from workers import operation
 
-POLICY = {**jobs.POLICY, "timeout": 30, "stale_queued_after": 120, "stale_running_after": 150}
+POLICY: dict[str, Any] = {
+    **jobs.POLICY,
+    "timeout": 30,
+    "stale_queued_after": 120,
+    "stale_running_after": 150,
+}
 
 quick = operation("fault.quick", **POLICY)(jobs.quick_job)
 slow = operation("fault.slow", **POLICY)(jobs.slow_job)

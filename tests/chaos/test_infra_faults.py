@@ -30,6 +30,7 @@ import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from itertools import cycle, islice
 from pathlib import Path
 from typing import Any
@@ -155,8 +156,12 @@ def start_serving(fleet: Fleet, *, web_port: int | None = None) -> list[Process]
     if web_port is not None:
         serving.append(fleet.spawn("web", "web", "--port", str(web_port)))
     for worker in serving[:2]:
-        wait_until(lambda w=worker: "Starting worker" in w.output(), 60, "a worker serving")
+        wait_until(partial(is_serving, worker), 60, "a worker serving")
     return serving
+
+
+def is_serving(process: Process) -> bool:
+    return "Starting worker" in process.output()
 
 
 def stop_serving(fleet: Fleet, serving: list[Process]) -> None:

@@ -53,6 +53,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from itertools import cycle, islice
 from pathlib import Path
 from typing import Any
@@ -200,7 +201,7 @@ class Chaos:
         (A worker still importing has no signal handler yet: SIGTERM would just kill it.)"""
         self._notice_deaths()
         for worker in self.workers:
-            wait_until(lambda w=worker: serves(w), 60, "a worker serving")
+            wait_until(partial(serves, worker), 60, "a worker serving")
         serving = [*self.workers, self.projector]
         return [(p.role, self.fleet.terminate(p)) for p in serving]
 
