@@ -32,7 +32,14 @@ from ledger.errors import (
     StoreUnavailableError,
 )
 from ledger.group_commit import GroupCommitter
-from ledger.lifecycle import Freshness, freshness, stale_at, stale_reason, stale_threshold
+from ledger.lifecycle import (
+    Freshness,
+    freshness,
+    freshness_by,
+    stale_at,
+    stale_reason,
+    stale_threshold,
+)
 from ledger.policy import OperationPolicy
 from ledger.run import Effect, OperationRun, RunState
 from ledger.settings import DATABASE_URL_VAR, DEFAULT_DATABASE_URL, DatabaseSettings
@@ -72,6 +79,7 @@ __all__ = [
     "Transition",
     "default_outcome",
     "freshness",
+    "freshness_by",
     "run_id_for_key",
     "stale_at",
     "stale_reason",

@@ -42,7 +42,11 @@ def freshness(
     status: RunStatus, last_activity_at: datetime, policy: OperationPolicy, now: datetime
 ) -> Freshness | None:
     """`fresh` or `stale` for a queued or running run; None for a completed one."""
-    deadline = stale_at(status, last_activity_at, policy)
+    return freshness_by(stale_at(status, last_activity_at, policy), now)
+
+
+def freshness_by(deadline: datetime | None, now: datetime) -> Freshness | None:
+    """Freshness from a run's `stale_at` (None once completed): stale from that moment on."""
     if deadline is None:
         return None
     return Freshness.STALE if now >= deadline else Freshness.FRESH

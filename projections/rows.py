@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -43,7 +44,7 @@ class RunRow:
     position: int
     freshness: Freshness | None
 
-    @property
+    @cached_property  # read many times per run by an explanation; built once
     def policy(self) -> OperationPolicy:
         return OperationPolicy(
             timeout=self.timeout,

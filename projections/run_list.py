@@ -8,12 +8,11 @@ database read or sort the whole table.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from ledger import EndedBy, Freshness, Outcome, ReasonCode, RunStatus, freshness
+from ledger import EndedBy, Freshness, Outcome, ReasonCode, RunStatus, freshness_by
 from projections import runs_index
 from projections.cursors import decode_run_cursor, encode_run_cursor
 from projections.db import Connection
@@ -110,7 +109,10 @@ def _time(conn: Connection, value: Any) -> datetime:
 
 
 def run_row(conn: Connection, row: Sequence[Any], now: datetime) -> RunRow:
+    """A runs-index row as a RunRow, its freshness read off the stored `stale_at` (the
+    column the freshness filters compare, so a row and a filter always agree)."""
     v = dict(zip(runs_index.COLUMNS, row, strict=True))
+    stale_at = conn.time_out(v["stale_at"])
     fields: dict[str, Any] = {
         **v,
         "id": UUID(str(v["id"])),
@@ -122,11 +124,10 @@ def run_row(conn: Connection, row: Sequence[Any], now: datetime) -> RunRow:
         "started_at": conn.time_out(v["started_at"]),
         "last_activity_at": _time(conn, v["last_activity_at"]),
         "completed_at": conn.time_out(v["completed_at"]),
-        "stale_at": conn.time_out(v["stale_at"]),
+        "stale_at": stale_at,
         "params_summary": conn.json_out(v["params_summary"]),
         "progress": conn.json_out(v["progress"]),
         "summary": conn.json_out(v["summary"]),
-        "freshness": None,
+        "freshness": freshness_by(stale_at, now),
     }
-    run = RunRow(**fields)
-    return replace(run, freshness=freshness(run.status, run.last_activity_at, run.policy, now))
+    return RunRow(**fields)

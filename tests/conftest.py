@@ -61,17 +61,37 @@ def redis_server() -> str:
     return REDIS_URL
 
 
-@pytest.fixture
-def postgres_url(postgres_server: str) -> Iterator[str]:
-    """A PostgreSQL URL whose schema is this test's alone (dropped afterwards)."""
+@contextmanager
+def postgres_schema(base_url: str = POSTGRES_URL) -> Iterator[str]:
+    """`base_url` with a schema of its own (created now, dropped on the way out)."""
     import psycopg
 
     schema = f"t_{uuid.uuid4().hex[:16]}"
     with psycopg.connect(_admin_conninfo(), autocommit=True) as conn:
         conn.execute(f'CREATE SCHEMA "{schema}"')
-    yield f"{postgres_server}?schema={schema}"
-    with psycopg.connect(_admin_conninfo(), autocommit=True) as conn:
-        conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    try:
+        yield f"{base_url}?schema={schema}"
+    finally:
+        with psycopg.connect(_admin_conninfo(), autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+@contextmanager
+def store_url(kind: str, directory: Path) -> Iterator[str]:
+    """A fresh ledger database: an SQLite file in `directory` ("sqlite"), or a PostgreSQL
+    schema of its own ("postgresql", dropped on the way out)."""
+    if kind == "sqlite":
+        yield f"sqlite:///{directory / 'runledger.db'}"
+        return
+    with postgres_schema() as url:
+        yield url
+
+
+@pytest.fixture
+def postgres_url(postgres_server: str) -> Iterator[str]:
+    """A PostgreSQL URL whose schema is this test's alone (dropped afterwards)."""
+    with postgres_schema(postgres_server) as url:
+        yield url
 
 
 @pytest.fixture

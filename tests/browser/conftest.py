@@ -30,18 +30,9 @@ from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_
 from playwright.sync_api import Error as PlaywrightError
 
 from tests.browser.sites import Site, scenery_site, worker_site
+from tests.chromium import CHROMIUM, CHROMIUM_ARGS, SIZES
 
 ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = os.environ.get("RUNLEDGER_TEST_CHROMIUM") or "/usr/bin/chromium"  # Debian's
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-SIZES = {"desktop": (1280, 800), "phone": (375, 812)}
 SCHEMES = ("light", "dark")
 TIMEOUT_MS = 10_000
 

@@ -27,7 +27,7 @@ from projections.events import EventLog
 from projections.pool import ReadConnections
 from projections.projector import catch_up
 from runledger.wiring import migrate_all
-from tests.conftest import POSTGRES_URL, REDIS_URL
+from tests.conftest import REDIS_URL, store_url
 from tests.ui.scenery import fill
 from tests.web.client import Api
 from tests.web.server import WebServer
@@ -162,27 +162,10 @@ class SecuritySite:
         return b"\n".join(dumped)
 
 
-def _schema_url(schema: str) -> str:
-    import psycopg
-
-    with psycopg.connect(DatabaseSettings.from_url(POSTGRES_URL).conninfo(), autocommit=True) as c:
-        c.execute(f'CREATE SCHEMA "{schema}"')
-    return f"{POSTGRES_URL}?schema={schema}"
-
-
-def _drop_schema(schema: str) -> None:
-    import psycopg
-
-    with psycopg.connect(DatabaseSettings.from_url(POSTGRES_URL).conninfo(), autocommit=True) as c:
-        c.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-
-
 @contextlib.contextmanager
 def security_site(kind: str, tmp: Path) -> Iterator[SecuritySite]:
     """The scenery on `kind` ("sqlite" or "postgresql"), projected and served."""
-    schema = f"t_{uuid.uuid4().hex[:16]}"
-    url = f"sqlite:///{tmp / 'runledger.db'}" if kind == "sqlite" else _schema_url(schema)
-    try:
+    with store_url(kind, tmp) as url:
         database = DatabaseSettings.from_url(url)
         list(migrate_all(database))
         ledger = RunLedger(database)
@@ -202,6 +185,3 @@ def security_site(kind: str, tmp: Path) -> Iterator[SecuritySite]:
             yield SecuritySite(kind, database, server, runs)
         finally:
             server.stop()
-    finally:
-        if kind == "postgresql":
-            _drop_schema(schema)

@@ -23,7 +23,6 @@ import uuid
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, cast
 from uuid import UUID
 
@@ -46,7 +45,7 @@ from runledger.commands.enqueue import parse_params
 from runledger.wiring import migrate_all
 from tests.chaos.cli_batch import run_all
 from tests.chaos.hostile_jobs import HOSTILE_TYPE, HTML, MB, fingerprint, nested
-from tests.conftest import POSTGRES_URL, REDIS_URL
+from tests.conftest import REDIS_URL, store_url
 from tests.e2e.cli import one_clear_line
 from tests.integration.worker_helpers import timeline
 from workers import QueueSettings, RunClient, build_worker, load_operations
@@ -120,26 +119,6 @@ class Worked:
         return stored
 
 
-def _store(kind: str, tmp: Path) -> tuple[str, str | None]:
-    if kind == "sqlite":
-        return f"sqlite:///{tmp / 'runledger.db'}", None
-    import psycopg
-
-    schema = f"t_{uuid.uuid4().hex[:16]}"
-    admin = DatabaseSettings.from_url(POSTGRES_URL).conninfo()
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-    return f"{POSTGRES_URL}?schema={schema}", schema
-
-
-def _drop(schema: str) -> None:
-    import psycopg
-
-    admin = DatabaseSettings.from_url(POSTGRES_URL).conninfo()
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-
-
 def _cli_env(url: str, queue_name: str) -> dict[str, str]:
     return {
         "RUNLEDGER_DATABASE_URL": url,
@@ -208,32 +187,30 @@ def worked(
     request.getfixturevalue("redis_server")
     if request.param == "postgresql":
         request.getfixturevalue("postgres_server")
-    url, schema = _store(request.param, tmp_path_factory.mktemp("hostile"))
-    settings = DatabaseSettings.from_url(url)
-    list(migrate_all(settings))
-    queue = QueueSettings(REDIS_URL, f"runledger-test:{uuid.uuid4().hex[:12]}")
-    ledger = RunLedger(settings)
-    view = MonitoringView(settings)
-    worked = Worked(settings, ledger, view, key=f"{KEY} {request.param}")
-    try:
-        worked.cli = run_all(
-            {
-                f"cli.{name}": ["enqueue", *(a.replace("{key}", worked.key) for a in args)]
-                for name, args in CLI_ARGS.items()
-            },
-            _cli_env(url, queue.queue_name),
-        )
-        for name, done in worked.cli.items():
-            assert done.returncode == 0, (name, done.stderr[-2000:])
-            worked.runs[name] = UUID(done.stdout.strip().splitlines()[-1])
-        asyncio.run(_work(worked, queue))
-        CatchUpRunner(settings).run_once()
-        yield worked
-    finally:
-        view.close()
-        ledger.close()
-        if schema:
-            _drop(schema)
+    with store_url(request.param, tmp_path_factory.mktemp("hostile")) as url:
+        settings = DatabaseSettings.from_url(url)
+        list(migrate_all(settings))
+        queue = QueueSettings(REDIS_URL, f"runledger-test:{uuid.uuid4().hex[:12]}")
+        ledger = RunLedger(settings)
+        view = MonitoringView(settings)
+        worked = Worked(settings, ledger, view, key=f"{KEY} {request.param}")
+        try:
+            worked.cli = run_all(
+                {
+                    f"cli.{name}": ["enqueue", *(a.replace("{key}", worked.key) for a in args)]
+                    for name, args in CLI_ARGS.items()
+                },
+                _cli_env(url, queue.queue_name),
+            )
+            for name, done in worked.cli.items():
+                assert done.returncode == 0, (name, done.stderr[-2000:])
+                worked.runs[name] = UUID(done.stdout.strip().splitlines()[-1])
+            asyncio.run(_work(worked, queue))
+            CatchUpRunner(settings).run_once()
+            yield worked
+        finally:
+            view.close()
+            ledger.close()
 
 
 # -- the worker, the projector and the web app keep working ------------------------------

@@ -40,7 +40,7 @@ from ledger import DatabaseSettings
 from ledger.errors import SettingsError
 from tests.chaos.secrets_scan import describe_scan, scan_for_secrets
 from tests.chaos.security_site import csrf_of
-from tests.conftest import POSTGRES_URL
+from tests.conftest import POSTGRES_URL, postgres_schema
 from tests.e2e.cli import ROOT, RUNLEDGER, cli_env, wait_for
 from tests.web.server import free_port
 
@@ -153,17 +153,8 @@ def _with_password(url: str, *, where: str | None = None, dbname: str | None = N
 def password_url(postgres_server: str) -> Iterator[str]:
     """A schema of this test's own, reached with a URL that carries a password (trust
     authentication, as on CI, accepts and ignores it)."""
-    import psycopg
-
-    schema = f"t_{uuid.uuid4().hex[:16]}"
-    admin = DatabaseSettings.from_url(POSTGRES_URL).conninfo()
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-    try:
-        yield f"{_with_password(POSTGRES_URL)}?schema={schema}"
-    finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    with postgres_schema(_with_password(POSTGRES_URL)) as url:
+        yield url
 
 
 class Outputs:

@@ -16,13 +16,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-import psycopg
 import pytest
 
 from bench.seed import Seeded, seed
 from ledger import DatabaseSettings, EndedBy, Freshness, Outcome, ReasonCode, RunStatus
 from projections import AuditFilters, MonitoringView, RunFilters, Scope
 from projections.db import Connection, Row
+from tests.conftest import postgres_schema
 
 RUNS, AUDIT_ENTRIES = 100_000, 500_000
 SORTED_SHARE = 0.05  # a Sort over more of a table than this is a full-table sort
@@ -83,17 +83,10 @@ class ExplainingView(MonitoringView):
 @pytest.fixture(scope="module")
 def store(postgres_server: str) -> Iterator[Store]:
     """One seeded schema for the module (seeding once takes seconds; per test, minutes)."""
-    schema = f"t_{uuid.uuid4().hex[:16]}"  # as tests/conftest.py's postgres_url does
-    admin_conninfo = DatabaseSettings.from_url(postgres_server).conninfo()
-    with psycopg.connect(admin_conninfo, autocommit=True) as admin:
-        admin.execute(f'CREATE SCHEMA "{schema}"')
-    try:
-        settings = DatabaseSettings.from_url(f"{postgres_server}?schema={schema}")
+    with postgres_schema(postgres_server) as url:
+        settings = DatabaseSettings.from_url(url)
         seeded = seed(settings, RUNS, AUDIT_ENTRIES)
         yield Store(settings, seeded, {"runs_index": RUNS, "audit_log": AUDIT_ENTRIES})
-    finally:
-        with psycopg.connect(admin_conninfo, autocommit=True) as admin:
-            admin.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,6 @@ import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from pathlib import Path
 from uuid import UUID
 
 import pytest
@@ -28,7 +27,7 @@ from projections.db import Connection
 from projections.events import EventLog
 from projections.projector import catch_up
 from runledger.wiring import migrate_all
-from tests.conftest import POSTGRES_URL
+from tests.conftest import store_url
 from tests.ui.scenery import fill
 from web.app import create_app
 from web.context import WebContext
@@ -104,25 +103,6 @@ def login(client: TestClient, token: str, next_path: str = "/operations") -> Non
     assert response.headers["location"] == next_path
 
 
-def _database_url(kind: str, tmp: Path, schema: str) -> str:
-    if kind == "sqlite":
-        return f"sqlite:///{tmp / 'runledger.db'}"
-    import psycopg
-
-    admin = DatabaseSettings.from_url(POSTGRES_URL).conninfo()
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-    return f"{POSTGRES_URL}?schema={schema}"
-
-
-def _drop_schema(schema: str) -> None:
-    import psycopg
-
-    admin = DatabaseSettings.from_url(POSTGRES_URL).conninfo()
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-
-
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def site(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
@@ -130,27 +110,24 @@ def site(
     """The scenery on each store, projected, and the app over it."""
     if request.param == "postgresql":
         request.getfixturevalue("postgres_server")
-    schema = f"t_{uuid.uuid4().hex[:16]}"
-    url = _database_url(request.param, tmp_path_factory.mktemp("ui"), schema)
-    database = DatabaseSettings.from_url(url)
-    list(migrate_all(database))
-    clock = Clock(utcnow().replace(microsecond=0))
-    ledger = RunLedger(database, clock=clock)
-    try:
-        runs = fill(ledger, clock(), history=40)
-    finally:
-        ledger.close()
-    settings = WebSettings(database=database, secret_key=SECRET)
-    view = MonitoringView(database)
-    context = WebContext(settings, view, TokenStore(view.connections), clock=clock)
-    site = Site(settings, context, runs, clock, create_app(settings, context))
-    site.project()
-    try:
-        yield site
-    finally:
-        context.close()
-        if request.param == "postgresql":
-            _drop_schema(schema)
+    with store_url(request.param, tmp_path_factory.mktemp("ui")) as url:
+        database = DatabaseSettings.from_url(url)
+        list(migrate_all(database))
+        clock = Clock(utcnow().replace(microsecond=0))
+        ledger = RunLedger(database, clock=clock)
+        try:
+            runs = fill(ledger, clock(), history=40)
+        finally:
+            ledger.close()
+        settings = WebSettings(database=database, secret_key=SECRET)
+        view = MonitoringView(database)
+        context = WebContext(settings, view, TokenStore(view.connections), clock=clock)
+        site = Site(settings, context, runs, clock, create_app(settings, context))
+        site.project()
+        try:
+            yield site
+        finally:
+            context.close()
 
 
 @pytest.fixture(autouse=True)

@@ -30,20 +30,11 @@ from ledger import DatabaseSettings, RunLedger, utcnow
 from projections.db import Connection
 from projections.events import EventLog
 from projections.projector import catch_up
+from tests.chromium import CHROMIUM, CHROMIUM_ARGS, SIZES
 from tests.ui.scenery import fill
 
 ROOT = Path(__file__).resolve().parents[2]
 RUNLEDGER = str(ROOT / ".venv" / "bin" / "runledger")
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-SIZES = {"desktop": (1280, 800), "phone": (375, 812)}
 
 
 def _free_port() -> int:

@@ -6,14 +6,14 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 
 from ledger import DatabaseSettings, utcnow
 from projections.pool import ReadConnections
 from runledger.wiring import migrate_all
-from tests.conftest import POSTGRES_URL, REDIS_URL
+from tests.conftest import REDIS_URL, store_url
+from tests.web.client import Api, Ledger
 from tests.web.server import WORKER_JOBS, FilledLedger, WebServer, fill_ledger
 from web.tokens import TokenStore
 
@@ -40,23 +40,6 @@ class Served:
         return token
 
 
-def _postgres_schema_url(schema: str) -> str:
-    import psycopg
-
-    admin = DatabaseSettings.from_url(POSTGRES_URL).conninfo()
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-    return f"{POSTGRES_URL}?schema={schema}"
-
-
-def _drop_schema(schema: str) -> None:
-    import psycopg
-
-    admin = DatabaseSettings.from_url(POSTGRES_URL).conninfo()
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-
-
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def served(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
@@ -64,23 +47,31 @@ def served(
     """A real `runledger web` over a ledger a real worker filled, on each store."""
     request.getfixturevalue("postgres_server")
     request.getfixturevalue("redis_server")
-    schema = f"t_{uuid.uuid4().hex[:16]}"
-    if request.param == "sqlite":
-        url = f"sqlite:///{Path(tmp_path_factory.mktemp('web')) / 'runledger.db'}"
-    else:
-        url = _postgres_schema_url(schema)
-    list(migrate_all(DatabaseSettings.from_url(url)))
-    env = {
-        "RUNLEDGER_DATABASE_URL": url,
-        "RUNLEDGER_REDIS_URL": REDIS_URL,
-        "RUNLEDGER_QUEUE_NAME": f"runledger-test:{uuid.uuid4().hex[:12]}",
-        "RUNLEDGER_JOBS": WORKER_JOBS,
-    }
-    filled = fill_ledger(env)
-    server = WebServer(env).start()
-    try:
-        yield Served(filled, server)
-    finally:
-        server.stop()
-        if request.param == "postgresql":
-            _drop_schema(schema)
+    with store_url(request.param, tmp_path_factory.mktemp("web")) as url:
+        list(migrate_all(DatabaseSettings.from_url(url)))
+        env = {
+            "RUNLEDGER_DATABASE_URL": url,
+            "RUNLEDGER_REDIS_URL": REDIS_URL,
+            "RUNLEDGER_QUEUE_NAME": f"runledger-test:{uuid.uuid4().hex[:12]}",
+            "RUNLEDGER_JOBS": WORKER_JOBS,
+        }
+        filled = fill_ledger(env)
+        server = WebServer(env).start()
+        try:
+            yield Served(filled, server)
+        finally:
+            server.stop()
+
+
+@pytest.fixture(scope="module")
+def api(served: Served) -> Iterator[Api]:
+    """The served API with a token for every workspace."""
+    client = Api(served.url, served.token(["*"]))
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="module")
+def known(served: Served) -> Ledger:
+    """What the fixture's worker put in the ledger, read back once."""
+    return Ledger.read(served.url, served.token(["*"]), served.filled.runs)

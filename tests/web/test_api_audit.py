@@ -7,7 +7,6 @@ and positions are refused in the contract's error shape.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from typing import Any
 from uuid import UUID, uuid4
@@ -17,18 +16,6 @@ import pytest
 from tests.web.client import Api, Ledger, assert_error, forged_cursor, parse_time
 from tests.web.conftest import Served
 from tests.web.server import ALL_STORIES, XSS_WORKSPACE
-
-
-@pytest.fixture(scope="module")
-def api(served: Served) -> Iterator[Api]:
-    client = Api(served.url, served.token(["*"]))
-    yield client
-    client.close()
-
-
-@pytest.fixture(scope="module")
-def known(served: Served) -> Ledger:
-    return Ledger.read(served.url, served.token(["*"]), served.filled.runs)
 
 
 def positions(api: Api, **params: Any) -> list[int]:

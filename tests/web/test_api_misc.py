@@ -6,7 +6,6 @@ headers. Against a real `runledger web`, on both stores.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -23,18 +22,6 @@ CONTRACT_PATHS = {
 }  # fmt: skip
 TOKEN_ROUTES = [p for p in sorted(CONTRACT_PATHS) if p.startswith("/api/") and "openapi" not in p]
 WORKSPACES = {workspace for _, workspace, _ in ALL_STORIES.values()}
-
-
-@pytest.fixture(scope="module")
-def api(served: Served) -> Iterator[Api]:
-    client = Api(served.url, served.token(["*"]))
-    yield client
-    client.close()
-
-
-@pytest.fixture(scope="module")
-def known(served: Served) -> Ledger:
-    return Ledger.read(served.url, served.token(["*"]), served.filled.runs)
 
 
 def concrete(path: str, served: Served, known: Ledger) -> str:

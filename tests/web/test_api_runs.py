@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 from uuid import UUID, uuid4
@@ -36,18 +35,6 @@ RUN_FIELDS = {
     "reason_code", "explanation", "attempts", "queued_at", "started_at", "last_activity_at",
     "completed_at",
 }  # fmt: skip
-
-
-@pytest.fixture(scope="module")
-def api(served: Served) -> Iterator[Api]:
-    client = Api(served.url, served.token(["*"]))
-    yield client
-    client.close()
-
-
-@pytest.fixture(scope="module")
-def known(served: Served) -> Ledger:
-    return Ledger.read(served.url, served.token(["*"]), served.filled.runs)
 
 
 def listed(api: Api, **params: Any) -> list[str]:

@@ -60,11 +60,6 @@ class Tally:
 
 
 @pytest.fixture(scope="module")
-def known(served: Served) -> Ledger:
-    return Ledger.read(served.url, served.token(["*"]), served.filled.runs)
-
-
-@pytest.fixture(scope="module")
 def tally(request: pytest.FixtureRequest, served: Served) -> Iterator[Tally]:
     found, failed_before = Tally(), request.session.testsfailed
     yield found
