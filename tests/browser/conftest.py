@@ -53,13 +53,16 @@ def artifacts() -> Path:
     return artifacts_dir()
 
 
-@pytest.fixture(scope="session")
+# Package-scoped, not session-scoped: while Playwright's sync API is started, its event
+# loop counts as running in this thread, so every later test that starts a loop of its
+# own (asyncio.run, pytest-asyncio) would fail. Stopping it after tests/browser ends that.
+@pytest.fixture(scope="package")
 def playwright() -> Iterator[Playwright]:
     with sync_playwright() as driver:
         yield driver
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser(playwright: Playwright) -> Iterator[Browser]:
     if not os.access(CHROMIUM, os.X_OK):
         pytest.fail(
@@ -91,7 +94,7 @@ def worker(request: pytest.FixtureRequest, browser: Browser) -> Iterator[Site]:
         yield site
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def scenery(tmp_path_factory: pytest.TempPathFactory, browser: Browser) -> Iterator[Site]:
     """A real `runledger web` over a SQLite ledger holding tests/ui/scenery.py. No test
     changes it, so the modules looking at it share one."""
