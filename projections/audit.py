@@ -1,7 +1,12 @@
 """The audit log: every ledger event as an entry (when, actor, action, workspace, run, details).
 
-Entries are keyed by the event's position in the ledger, which is also their order:
-a cursor over positions pages through the log without gaps or repeats.
+Entries are keyed by the event's position in the ledger and ordered by `(at, position)`:
+by when each event happened, the position breaking ties. Ordering by the same column the
+time filters bound is what lets `since` and `until` start a page inside an index instead
+of walking every newer entry to the window: `at` and `position` grow together, but not
+strictly (a worker's event can commit after a later one of another worker's), and the
+planner cannot know they do. Every index ends in `at DESC, position DESC`, so each
+filter, alone or with a time window, reads what its page shows.
 """
 
 from __future__ import annotations
@@ -27,13 +32,16 @@ TABLE = Table(
     ),
     primary_key=("position",),
     indexes=(
-        Index("by_workspace", "workspace, position DESC"),
-        Index("by_at", "at"),
-        Index("by_run", "run_id, position DESC"),
-        Index("by_actor", "actor, position DESC"),
-        Index("by_action", "action, position DESC"),
-        Index("by_type", "operation_type, position DESC"),
+        Index("by_time", "at DESC, position DESC"),
+        Index("by_workspace_time", "workspace, at DESC, position DESC"),
+        Index("by_run_time", "run_id, at DESC, position DESC"),
+        Index("by_actor_time", "actor, at DESC, position DESC"),
+        Index("by_action_time", "action, at DESC, position DESC"),
+        Index("by_type_time", "operation_type, at DESC, position DESC"),
     ),
+    # The indexes of the log when it was ordered by position alone: `runledger migrate`
+    # drops them from a store an older version created.
+    retired_indexes=("by_workspace", "by_at", "by_run", "by_actor", "by_action", "by_type"),
 )
 
 

@@ -1,24 +1,25 @@
-"""Reading the audit log: scoped, filtered, keyset-paged by ledger position, newest first.
+"""Reading the audit log: scoped, filtered, keyset-paged by `(at, position)`, newest first.
 
-Each equality filter has an index `(column, position DESC)` and the scope uses
-`(workspace, position DESC)`, so a page reads what it shows, not the log.
+Each equality filter has an index `(column, at DESC, position DESC)`, the scope uses
+`(workspace, at DESC, position DESC)` and the unfiltered log `(at DESC, position DESC)`,
+so a page, with or without a time window, reads what it shows, not the log.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 from projections import audit
-from projections.cursors import decode_position_cursor, encode_position_cursor
+from projections.cursors import Direction, decode_audit_cursor, encode_audit_cursor
 from projections.db import Connection
 from projections.rows import AuditEntry, AuditFilters, AuditPage
 from projections.scope import Scope
 from projections.where import Where
 
 AUDIT_COLUMNS = ", ".join(audit.TABLE.column_names)
-_CURSOR_KIND = "a"
 
 
 def audit_conditions(conn: Connection, scope: Scope, filters: AuditFilters) -> Where:
@@ -36,14 +37,14 @@ def audit_page(
     conn: Connection, scope: Scope, filters: AuditFilters, limit: int, cursor: str | None
 ) -> AuditPage:
     where = audit_conditions(conn, scope, filters)
-    direction = "older"
+    direction: Direction = "older"
     if cursor is not None:
-        direction, position = decode_position_cursor(cursor, _CURSOR_KIND)
-        where.add("position < ?" if direction == "older" else "position > ?", position)
+        direction, at, position = decode_audit_cursor(cursor)
+        _after(where, conn, direction, at, position)
     order = "DESC" if direction == "older" else "ASC"
     rows = conn.execute(
-        f"SELECT {AUDIT_COLUMNS} FROM {{s}}audit_log{where.sql()} ORDER BY position {order} "
-        "LIMIT ?",
+        f"SELECT {AUDIT_COLUMNS} FROM {{s}}audit_log{where.sql()} "
+        f"ORDER BY at {order}, position {order} LIMIT ?",
         [*where.params, limit + 1],
     )
     entries = [audit_entry(conn, row) for row in rows[:limit]]
@@ -56,9 +57,25 @@ def audit_page(
     newer = cursor is not None and (more if direction == "newer" else True)
     return AuditPage(
         entries,
-        encode_position_cursor(_CURSOR_KIND, "older", entries[-1].position) if older else None,
-        encode_position_cursor(_CURSOR_KIND, "newer", entries[0].position) if newer else None,
+        encode_audit_cursor("older", entries[-1].at, entries[-1].position) if older else None,
+        encode_audit_cursor("newer", entries[0].at, entries[0].position) if newer else None,
     )
+
+
+def _after(
+    where: Where, conn: Connection, direction: Direction, at: datetime, position: int
+) -> None:
+    """The entries past a cursor's `(at, position)`. The plain bound on `at` in front is
+    implied by the rest; it gives the index a place to start instead of the log's end."""
+    moment = conn.time_in(at)
+    if direction == "older":
+        where.add("at <= ?", moment).add(
+            "(at < ? OR (at = ? AND position < ?))", moment, moment, position
+        )
+    else:
+        where.add("at >= ?", moment).add(
+            "(at > ? OR (at = ? AND position > ?))", moment, moment, position
+        )
 
 
 def get_entry(conn: Connection, scope: Scope, position: int) -> AuditEntry | None:

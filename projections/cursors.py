@@ -51,13 +51,18 @@ def encode_run_cursor(direction: Direction, queued_at: datetime, run_id: UUID) -
 def decode_run_cursor(cursor: str) -> tuple[Direction, datetime, UUID]:
     direction, (stamp, run_id) = _decode(cursor, "r", 2)
     try:
-        moment = datetime.fromisoformat(stamp)
-        if moment.tzinfo is None:
-            raise ValueError("naive")
-        # In UTC, as encoded; a forged offset at the calendar's edge overflows here.
-        return direction, moment.astimezone(UTC), UUID(run_id)
-    except (TypeError, ValueError, OverflowError):
+        return direction, _moment(stamp), UUID(run_id)
+    except (TypeError, ValueError, AttributeError):
         raise InvalidCursorError() from None
+
+
+def encode_audit_cursor(direction: Direction, at: datetime, position: int) -> str:
+    return _encode("e", direction, at.astimezone(UTC).isoformat(), position)
+
+
+def decode_audit_cursor(cursor: str) -> tuple[Direction, datetime, int]:
+    direction, (stamp, position) = _decode(cursor, "e", 2)
+    return direction, _moment(stamp), _position(position)
 
 
 def encode_position_cursor(kind: str, direction: Direction, position: int) -> str:
@@ -66,6 +71,21 @@ def encode_position_cursor(kind: str, direction: Direction, position: int) -> st
 
 def decode_position_cursor(cursor: str, kind: str) -> tuple[Direction, int]:
     direction, (position,) = _decode(cursor, kind, 1)
-    if type(position) is not int or position < 0 or position > 2**62:
+    return direction, _position(position)
+
+
+def _moment(stamp: Any) -> datetime:
+    try:
+        moment = datetime.fromisoformat(stamp)
+        if moment.tzinfo is None:
+            raise ValueError("naive")
+        # In UTC, as encoded; a forged offset at the calendar's edge overflows here.
+        return moment.astimezone(UTC)
+    except (TypeError, ValueError, OverflowError):
+        raise InvalidCursorError() from None
+
+
+def _position(value: Any) -> int:
+    if type(value) is not int or value < 0 or value > 2**62:
         raise InvalidCursorError()
-    return direction, position
+    return value

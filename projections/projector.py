@@ -40,7 +40,7 @@ def create_tables(conn: Connection) -> list[str]:
         for table in (*READ_MODELS, tracking.TABLE):
             table.create(conn, with_indexes=False)
             added += [f"{table.name}.{name}" for name in table.add_missing_columns(conn)]
-            for statement in table.index_sql():
+            for statement in (*table.drop_retired_indexes_sql(), *table.index_sql()):
                 conn.execute(statement)
         tracking.ensure(conn)
     return added

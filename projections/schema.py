@@ -27,6 +27,7 @@ class Table:
     columns: tuple[tuple[str, str], ...]  # (name, type with constraints)
     primary_key: tuple[str, ...]
     indexes: tuple[Index, ...] = ()
+    retired_indexes: tuple[str, ...] = ()  # suffixes of indexes an older version made
 
     @property
     def column_names(self) -> tuple[str, ...]:
@@ -48,6 +49,9 @@ class Table:
                 f"ON {{s}}{self.name}{suffix} ({index.columns}){where}"
             )
         return statements
+
+    def drop_retired_indexes_sql(self) -> list[str]:
+        return [f"DROP INDEX IF EXISTS {{s}}{self.name}_{old}" for old in self.retired_indexes]
 
     def index_names(self, index_suffix: str = "") -> list[str]:
         return [f"{self.name}_{index.suffix}{index_suffix}" for index in self.indexes]

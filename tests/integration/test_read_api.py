@@ -136,7 +136,9 @@ def test_audit_lists_every_event_newest_first_and_opens_one_entry(
             break
         cursor = page.next_cursor
     assert len(entries) == total
-    assert [e.position for e in entries] == sorted((e.position for e in entries), reverse=True)
+    assert len({e.position for e in entries}) == total
+    order = [(e.at, e.position) for e in entries]  # newest first, the position breaking ties
+    assert order == sorted(order, reverse=True)
     actions = {e.action for e in entries}
     assert {
         "run.queued",

@@ -10,13 +10,14 @@ from uuid import UUID, uuid4
 
 import pytest
 
-from ledger import OperationRun, ReasonCode, RunLedger, utcnow
+from ledger import DatabaseSettings, OperationRun, ReasonCode, RunLedger, utcnow
 from projections import (
     AuditFilters,
     InvalidCursorError,
     MonitoringView,
     RunFilters,
     Scope,
+    audit,
 )
 from projections.db import Connection
 from tests.integration.read_helpers import ALL, project
@@ -186,15 +187,39 @@ def test_migrate_adds_the_audit_logs_operation_type_and_replay_fills_it(
 
     mixed_workload(ledger)
     project(ledger)
-    with Connection(ledger.settings, autocommit=True) as conn:  # as the last version made it
-        conn.execute("DROP INDEX {s}audit_log_by_type")
+    with Connection(ledger.settings, autocommit=True) as conn:  # as an older version made it
+        for name in audit.TABLE.index_names():
+            conn.execute(f"DROP INDEX {{s}}{name}")
         conn.execute("ALTER TABLE {s}audit_log DROP COLUMN operation_type")
+        old = {"workspace": "workspace", "run": "run_id", "actor": "actor", "action": "action"}
+        for suffix, column in old.items():  # ordered by position alone
+            conn.execute(
+                f"CREATE INDEX audit_log_by_{suffix} ON {{s}}audit_log ({column}, position DESC)"
+            )
+        conn.execute("CREATE INDEX audit_log_by_at ON {s}audit_log (at)")
     said = migrate_read_models(ledger.settings)
     assert "audit_log.operation_type" in said and "runledger replay" in said
+    assert audit_indexes(ledger.settings) == set(audit.TABLE.index_names())
     assert view.audit(ALL, AuditFilters(operation_type="report.build")).entries == []
     replay(ledger.settings)
     assert view.audit(ALL, AuditFilters(operation_type="report.build")).entries
     assert migrate_read_models(ledger.settings) == "read models: ready"
+    assert audit_indexes(ledger.settings) == set(audit.TABLE.index_names())
+
+
+def audit_indexes(settings: DatabaseSettings) -> set[str]:
+    """The audit log's secondary indexes, as the database lists them."""
+    with Connection(settings) as conn:
+        if conn.is_postgres:
+            rows = conn.execute(
+                "SELECT indexname FROM pg_indexes WHERE schemaname = ? AND tablename = ?",
+                (conn.schema, "audit_log"),
+            )
+        else:
+            rows = conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'audit_log'"
+            )
+    return {str(name) for (name,) in rows} - {"audit_log_pkey", "sqlite_autoindex_audit_log_1"}
 
 
 def test_concurrent_readers_each_get_a_connection_of_their_own(
