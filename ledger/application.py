@@ -87,7 +87,10 @@ class RunLedger(Application[UUID]):
         to a cached run makes the next save conflict; the run is then evicted and
         reloaded, so the cache is never trusted past a conflict. Commands mutate cached
         runs in place (no copy per command): under one lock, and any run a failed save
-        touched is evicted, so the cache only ever holds what the store holds."""
+        touched is evicted, so the cache only ever holds what the store holds. A run
+        that a batch ends leaves the cache: nothing but a rare late signal reads it
+        again, and keeping it would grow a worker's memory with every run it served
+        until the cache is full (tests/chaos/test_load.py measured it)."""
         self.settings = settings or DatabaseSettings.from_env()
         self.clock = clock
         self.conflict_tries = conflict_tries
@@ -253,6 +256,7 @@ class RunLedger(Application[UUID]):
                 dirty = [run for run in runs.values() if run.pending_events]
                 if dirty:
                     self.save(*dirty)
+                    self._forget(*[run.id for run in dirty if run.is_terminal])
             except IntegrityError:
                 self._forget(*runs)
                 return [self._execute_alone(c) for c in commands]

@@ -123,7 +123,14 @@ def reconcile_cron_job(
         queue: QueueSettings = ctx[QUEUE_KEY]
         async with open_reconciler(settings, queue, grace=grace, redis=ctx["redis"]) as reconciler:
             report: ReconcileReport = await reconciler.run_once()
-        return {"checked": report.checked, "healed": len(report.healed)}
+        # `healed` counts the repairs appended; a run another writer ended first (its job
+        # finished during the pass, or another worker's pass got there) is `refused`.
+        applied = sum(1 for healed in report.healed if healed.applied)
+        return {
+            "checked": report.checked,
+            "healed": applied,
+            "refused": len(report.healed) - applied,
+        }
 
     return cron(
         reconcile_stale_runs,

@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import IO, Any
 
 from arq.jobs import SerializationError
 from arq.worker import JobExecutionFailed
@@ -47,6 +48,9 @@ log = logging.getLogger(__name__)
 RETRY_REQUESTED = "job.retry"
 # arq re-queues a job cancelled outside shutdown, timeout and abort (the job cancelled itself).
 CANCELLED_OUTSIDE_SHUTDOWN = "job.cancelled"
+# Names a file the worker appends one `COMMAND SECONDS` line to per durable command: the
+# time from a hook handing it to the committer to its commit (see JobTracker.commit).
+COMMIT_LATENCY_VAR = "RUNLEDGER_COMMIT_LATENCY_LOG"
 
 
 class Verdict(StrEnum):
@@ -214,11 +218,15 @@ class JobTracker:
         actor: str,
         worker_id: str,
         heartbeat_interval: float = 1.0,
+        latency_log: IO[str] | None = None,
     ) -> None:
+        """`latency_log`: where `commit` writes each durable command's latency (opt-in,
+        for load tests; None, the default, costs one comparison per commit)."""
         self.committer = committer
         self.actor = actor
         self.worker_id = worker_id
         self.heartbeat_interval = heartbeat_interval
+        self.latency_log = latency_log
         self._tracks: dict[str, JobTrack] = {}
         self.aborting: set[str] = set()  # replaced by the worker's own set (see LedgerWorker)
         guard_job_logs()  # a job's exception must not crash the worker that logs it
@@ -237,8 +245,18 @@ class JobTracker:
         Cancelling the wait (a timeout, a shutdown) does not cancel the command, which
         still lands, in order, before whatever this job records next: the committer
         only settles a waiter that is still waited on.
+
+        With a `latency_log`, a durable command appends `COMMAND SECONDS` to it: from
+        this call (the hook handing the transition over) to the committer process's
+        reply that its transaction committed, pace, pipe and batching included. Nothing
+        is kept in memory; a refused or abandoned command writes no line.
         """
-        return await self.committer.commit(command)
+        if self.latency_log is None:
+            return await self.committer.commit(command)
+        began = time.perf_counter()
+        committed = await self.committer.commit(command)
+        self.latency_log.write(f"{type(command).__name__} {time.perf_counter() - began:.6f}\n")
+        return committed
 
     async def record(self, command: RunCommand | None) -> Committed | None:
         """Commits a command; never raises (a worker must outlive any ledger trouble)."""
@@ -285,4 +303,8 @@ class JobTracker:
 
     async def close(self) -> None:
         """Commits what is still pending (bounded), then stops the committer process."""
-        await self.committer.aclose()
+        try:
+            await self.committer.aclose()
+        finally:
+            if self.latency_log is not None:
+                self.latency_log.close()

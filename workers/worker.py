@@ -18,7 +18,7 @@ import socket
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from signal import Signals
-from typing import Any
+from typing import IO, Any
 
 from arq.cron import CronJob
 from arq.jobs import deserialize_result
@@ -297,10 +297,13 @@ def build_worker(
     *,
     heartbeat_interval: float = 1.0,
     cron_jobs: list[CronJob] | None = None,
+    commit_latency_log: str | None = None,
     **worker_settings: Any,
 ) -> LedgerWorker:
     """A LedgerWorker for these operations; refuses (TimingViolationError) a misaligned one.
 
+    `commit_latency_log`: a file to append each durable command's hook-to-commit latency
+    to (JobTracker.commit; `runledger worker` takes it from RUNLEDGER_COMMIT_LATENCY_LOG).
     `worker_settings` are arq's own (burst, max_jobs, poll_delay, handle_signals...).
     """
     if cron_jobs is None:
@@ -322,6 +325,7 @@ def build_worker(
         actor=actor,
         worker_id=worker_id,
         heartbeat_interval=heartbeat_interval,
+        latency_log=_latency_log(commit_latency_log),
     )
     worker_settings.setdefault("redis_settings", queue.redis_settings())
     return LedgerWorker(
@@ -333,3 +337,10 @@ def build_worker(
         ctx={SETTINGS_KEY: ledger.settings, QUEUE_KEY: queue},
         **worker_settings,
     )
+
+
+def _latency_log(path: str | None) -> IO[str] | None:
+    """The commit latency file, line-buffered in append mode: each line is one write
+    with O_APPEND, so workers sharing the file never interleave and a SIGKILL loses
+    nothing written. Closed by the tracker's close, after the committer's drain."""
+    return open(path, "a", buffering=1) if path else None

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 
 from arq.connections import create_pool
@@ -16,6 +17,7 @@ from runledger.commands.options import add_jobs_option
 from runledger.wiring import settings_from_env
 from workers import QueueSettings, build_worker, load_operations
 from workers.settings import jobs_from_env
+from workers.tracking import COMMIT_LATENCY_VAR
 from workers.worker import cron_jobs_for, timing_report, worker_ledger
 
 NAME = "worker"
@@ -62,6 +64,8 @@ def run(args: argparse.Namespace) -> int:
             burst=args.burst,
             max_jobs=args.max_jobs,
             poll_delay=args.poll_delay,
+            # Opt-in, for load tests: each durable command's hook-to-commit latency.
+            commit_latency_log=os.environ.get(COMMIT_LATENCY_VAR) or None,
         )
         worker.run()  # until SIGTERM/SIGINT (or an empty queue with --burst)
     finally:

@@ -405,6 +405,26 @@ class Enqueuer(threading.Thread):
 # -- what the store holds -------------------------------------------------------------------
 
 
+TERMINAL = {"Completed", "QueueFailed", "ReconciledStale"}  # the event names that end a run
+
+
+def record_of(events: list[Any], *, heartbeats: bool = True) -> list[tuple[object, ...]]:
+    """A run's events as the job modules' RECORDS spell them: each event's name, with its
+    attempt, and the reason of a retry or an ending (heartbeats left out if asked)."""
+    rows: list[tuple[object, ...]] = []
+    for event in events:
+        name = type(event).__name__
+        if name == "Queued":
+            rows.append((name,))
+        elif name in TERMINAL:
+            rows.append((name, getattr(event, "attempt", None), event.reason_code))
+        elif name == "RetryScheduled":
+            rows.append((name, event.attempt, event.reason))
+        elif heartbeats or name != "Heartbeat":
+            rows.append((name, event.attempt))
+    return rows
+
+
 def events_by_run(ledger: RunLedger, page: int = 2000) -> dict[UUID, list[Any]]:
     """Every event in the event store, read through its notification log (so a run the
     test never heard of shows too), decoded by eventsourcing's own mapper, per run."""

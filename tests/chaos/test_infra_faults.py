@@ -55,6 +55,7 @@ from tests.chaos.servers import (
     assert_read_models_equal_a_replay,
     events_by_run,
     free_port,
+    record_of,
     wait_until,
 )
 from workers import QueueSettings, build_worker, load_operations
@@ -65,7 +66,6 @@ JOBS = "tests.chaos.fault_jobs"
 pytestmark = pytest.mark.timeout(180)  # each test takes 5 to 60 s
 INTERVAL = 5  # RUNLEDGER_RECONCILE_INTERVAL
 SECRET_KEY = "chaos-secret-key-0123456789abcdef"
-TERMINAL = {"Completed", "QueueFailed", "ReconciledStale"}
 
 OUTAGE = 10.0  # seconds PostgreSQL stays down
 ANSWERS_WITHIN = 10.0  # /healthz must answer (503) within this, never hang
@@ -77,30 +77,14 @@ JOB_LOST_BOUND = DEFAULT_GRACE_SECONDS + INTERVAL
 JOB_LOST_SLACK = 5.0
 
 
-def record_of(events: list[Any]) -> list[tuple[object, ...]]:
-    """A run's events as the fault_jobs RECORDS spell them, heartbeats aside."""
-    rows: list[tuple[object, ...]] = []
-    for event in events:
-        name = type(event).__name__
-        if name == "Queued":
-            rows.append((name,))
-        elif name in TERMINAL:
-            rows.append((name, getattr(event, "attempt", None), event.reason_code))
-        elif name == "RetryScheduled":
-            rows.append((name, event.attempt, event.reason))
-        elif name != "Heartbeat":
-            rows.append((name, event.attempt))
-    return rows
-
-
 def assert_nothing_lost(ledger: RunLedger, queued: dict[UUID, str]) -> int:
     """Every run holds exactly its operation's record; returns how many events."""
     stored = events_by_run(ledger)
     assert set(stored) == set(queued), "the store holds other runs, or lacks some"
     wrong = [
-        (operation_type, run_id, record_of(stored[run_id]))
+        (operation_type, run_id, record_of(stored[run_id], heartbeats=False))
         for run_id, operation_type in queued.items()
-        if record_of(stored[run_id]) != fault_jobs.RECORDS[operation_type]
+        if record_of(stored[run_id], heartbeats=False) != fault_jobs.RECORDS[operation_type]
     ]
     assert wrong == [], f"{len(wrong)} runs without their exact record: {wrong[:5]}"
     return sum(len(events) for events in stored.values())
@@ -308,11 +292,13 @@ def test_a_redis_restart_that_loses_every_job_ends_those_runs_as_job_lost(
     finally:
         ledger.close()
 
-    lost = {r: record_of(stored[r]) for r in waiting}
+    lost = {r: record_of(stored[r], heartbeats=False) for r in waiting}
     assert all(rec == [("Queued",), ("ReconciledStale", None, "reconciler.job_lost")]
                for rec in lost.values()), lost  # fmt: skip
     for run_id, operation_type in {**before, **running, **after}.items():
-        assert record_of(stored[run_id]) == fault_jobs.RECORDS[operation_type], run_id
+        assert record_of(stored[run_id], heartbeats=False) == fault_jobs.RECORDS[operation_type], (
+            run_id
+        )
     took = [stored[r][-1].timestamp.timestamp() - lost_at for r in waiting]
     evidence = stored[next(iter(waiting))][-1].evidence
     outages = [p.output().count("Redis unavailable") for p in serving[:2]]

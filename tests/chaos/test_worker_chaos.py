@@ -68,6 +68,7 @@ from runledger.wiring import migrate_all
 from tests import chaos_jobs
 from tests.chaos.servers import (
     DATABASE_PASSWORD,
+    TERMINAL,
     Enqueuer,
     Fleet,
     PrivatePostgres,
@@ -100,7 +101,6 @@ BOUND = THRESHOLD + INTERVAL  # a run's orphaning to its end, at most (the contr
 # the read models, then the store), on a shared 2-CPU machine.
 PASS_SLACK = 10.0
 
-TERMINAL = {"Completed", "QueueFailed", "ReconciledStale"}
 ENDINGS = {"Completed", "QueueFailed", "RetryScheduled"}  # of one attempt
 # How chaos may end a run, whatever its operation: tries used up by kills, a try cut by
 # its timeout on a loaded machine, the reconciler healing one past its threshold.

@@ -100,3 +100,24 @@ def test_a_save_the_store_refused_leaves_no_unsaved_event_in_the_cache(
     # The retry after the outage applies Started again: it was never saved.
     assert cached.execute_many([start])[0].effect is Effect.APPLIED  # type: ignore[union-attr]
     assert ledger.state(run_id).attempts == 1
+
+
+def test_a_run_that_a_batch_ends_leaves_the_cache_and_a_live_one_stays(
+    cached: RunLedger, ledger: RunLedger
+) -> None:
+    """Only the runs still in flight stay cached: a worker's memory must not grow with
+    every run it ever served (tests/chaos/test_load.py measured +19 % over 10,000 runs)."""
+    policy = OperationPolicy(timeout=5)
+    ended, live = (ledger.queue(operation_type="t", workspace="w", policy=policy).run_id
+                   for _ in "ab")  # fmt: skip
+    cached.execute_many([StartRun(r, WORKER, attempt=1, worker_id="host:1") for r in (ended, live)])
+    cached.execute_many(
+        [CompleteRun(ended, WORKER, attempt=1, reason_code=ReasonCode.JOB_SUCCEEDED)]
+    )
+    cache = cached.repository.cache
+    assert cache is not None
+    assert cache.get(live) is not None
+    with pytest.raises(KeyError):
+        cache.get(ended)
+    late = cached.execute(StartRun(ended, WORKER, attempt=2, worker_id="host:1"))
+    assert late.effect is Effect.LATE  # read again from the store, as it is there
