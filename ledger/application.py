@@ -28,7 +28,7 @@ from ledger.commands import (
 from ledger.errors import ConflictRetriesExhaustedError, LedgerError, RunNotFoundError
 from ledger.limits import bounded_summary, check_name, is_plain
 from ledger.policy import OperationPolicy
-from ledger.prefetch import prefetch_runs
+from ledger.prefetch import prefetch_runs, read_runs
 from ledger.run import Effect, OperationRun, RunState
 from ledger.settings import DatabaseSettings
 
@@ -158,6 +158,22 @@ class RunLedger(Application[UUID]):
 
     def state(self, run_id: UUID) -> RunState:
         return self.get_run(run_id).state()
+
+    def states(self, run_ids: Sequence[UUID], *, chunk: int = 1000) -> list[RunState]:
+        """The states of the runs the store holds among `run_ids` (the others are left
+        out), in one query per `chunk` runs when `select_many` is set, else one read each:
+        the reconciler checks thousands of runs a pass when a backlog waits in Redis."""
+        if self.select_many is None:
+            found = []
+            for run_id in run_ids:
+                with contextlib.suppress(RunNotFoundError):
+                    found.append(self.state(run_id))
+            return found
+        return [
+            run.state()
+            for start in range(0, len(run_ids), chunk)
+            for run in read_runs(self, run_ids[start : start + chunk])
+        ]
 
     def run_events(self, run_id: UUID) -> list[Any]:
         """Every stored event of one run, oldest first."""

@@ -37,9 +37,20 @@ def prefetch_runs(
         missing.append(run_id)
     if app.select_many is None or len(missing) < 2:
         return  # each is read on its own, if at all
+    for run in read_runs(app, missing):
+        runs[run.id] = run
+        if cache is not None:
+            cache.put(run.id, run)
+
+
+def read_runs(app: RunLedger, run_ids: Sequence[UUID]) -> list[OperationRun]:
+    """The runs of `run_ids` the store holds, read in one query (`app.select_many`, which
+    must be set); a run not found is left out."""
+    assert app.select_many is not None
     stored: dict[UUID | str, list[StoredEvent]] = {}
-    for record in app.select_many(missing):
+    for record in app.select_many(run_ids):
         stored.setdefault(record.originator_id, []).append(record)
+    found = []
     for records in stored.values():
         # eventsourcing's project_aggregate, without its per-event protocol assertion.
         run: OperationRun | None = None
@@ -47,6 +58,5 @@ def prefetch_runs(
             event = cast("OperationRun.Event", app.mapper.to_domain_event(record))
             run = event.mutate(run)
         if isinstance(run, OperationRun):
-            runs[run.id] = run
-            if cache is not None:
-                cache.put(run.id, run)
+            found.append(run)
+    return found

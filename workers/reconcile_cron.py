@@ -21,6 +21,7 @@ from redis.asyncio import Redis
 from ledger import DatabaseSettings, PolicyError, RunLedger
 from projections import MonitoringView, ReconcileCandidate, Scope
 from projections.runner import CatchUpRunner
+from workers.bulk_read import use_bulk_reads
 from workers.reconcile_rules import DEFAULT_GRACE_SECONDS
 from workers.reconciler import Reconciler, ReconcileReport
 from workers.settings import QueueSettings
@@ -70,7 +71,7 @@ async def open_reconciler(
     redis: Redis | None = None,
 ) -> AsyncIterator[Reconciler]:
     """A Reconciler with its own ledger, read-model connection and (unless given) Redis."""
-    ledger = RunLedger(settings)
+    ledger = use_bulk_reads(RunLedger(settings))
     candidates = CaughtUpCandidates(settings)
     client = redis if redis is not None else queue.client()
     try:

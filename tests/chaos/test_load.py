@@ -8,9 +8,8 @@ committer process and the reconciler cron, every 30 s by default), `runledger pr
 the workers take them: at most BACKLOG (400, about 3 s of work) queued and not yet
 ended, so both workers are always busy and the throughput is theirs. (Dumping all the
 runs at once was tried first: thousands then wait in Redis past the reconciler's 10 s
-grace, and every cron pass rechecks each of them, one event-store read per run: 2,164
-runs in a 29 s pass, against its 30 s timeout, while the worker running it grew 8 MiB;
-docs/reliability.md.) The operations
+grace, and every cron pass rechecks each of them; with one event-store read per run then,
+a pass of 2,164 took 29 s against its 30 s timeout; docs/reliability.md.) The operations
 (tests/chaos/load_jobs.py) are short: ten runs of the mix are 6 quick ones, 1
 heartbeating, 1 retried, 1 failed by its job, 1 raising.
 
