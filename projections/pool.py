@@ -51,10 +51,11 @@ class ReadConnections:
             self._pool.open(wait=False)
 
     @contextmanager
-    def connection(self) -> Iterator[Connection]:
-        """A connection for one unit of work; a dropped one is discarded, not lent again."""
+    def connection(self, wait: float | None = None) -> Iterator[Connection]:
+        """A connection for one unit of work; a dropped one is discarded, not lent again.
+        `wait` (PostgreSQL): how long to wait for one, if not the pool's own wait."""
         if self._pool is not None:
-            with self._pool.connection(timeout=self._wait) as raw:
+            with self._pool.connection(timeout=self._wait if wait is None else wait) as raw:
                 yield Connection(self.settings, raw=raw)
             return
         conn: Connection | None = getattr(self._local, "conn", None)

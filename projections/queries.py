@@ -54,9 +54,10 @@ def clamp_limit(limit: int) -> int:
 
 
 class Connections(Protocol):
-    """What lends the queries their connections: by default a `ReadConnections` pool."""
+    """What lends the queries their connections: by default a `ReadConnections` pool.
+    `wait`: how long to wait for a connection, where there is a wait (None: the default)."""
 
-    def connection(self) -> AbstractContextManager[Connection]: ...
+    def connection(self, wait: float | None = None) -> AbstractContextManager[Connection]: ...
 
     def close(self) -> None: ...
 

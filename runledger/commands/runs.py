@@ -207,7 +207,7 @@ class _OneConnection:
         self._conn: Connection | None = None
 
     @contextmanager
-    def connection(self) -> Iterator[Connection]:
+    def connection(self, wait: float | None = None) -> Iterator[Connection]:
         if self._conn is None:
             self._conn = Connection(self._settings, autocommit=True)
         try:

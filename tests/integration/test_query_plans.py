@@ -70,7 +70,7 @@ class ExplainingView(MonitoringView):
         self.connections = self  # type: ignore[assignment]
 
     @contextmanager
-    def connection(self) -> Iterator[Connection]:
+    def connection(self, wait: float | None = None) -> Iterator[Connection]:
         yield self.conn
 
     def plans_of(self, query: Callable[[], object]) -> list[Explained]:
