@@ -259,8 +259,11 @@ def test_the_overview_strip_draws_the_runs_ended_in_the_last_24_hours(
     assert strip.get("data-state") == "ok"
     svg = strip.one("svg", role="img")
     assert svg.get("aria-labelledby") == "strip-title strip-summary"
-    drawn = sum(1 for _ in svg.all("g"))
-    assert 0 < drawn <= 288
+    columns = list(svg.all("g", class_="strip__hit"))  # one per bucket with runs
+    assert 0 < len(columns) <= 288
+    assert all(" UTC: " in column.one("title").text for column in columns)
+    kinds = [path.get("class") for path in svg.all("path")]  # one stack path per kind
+    assert "seg seg--succeeded" in kinds and len(kinds) == len(set(kinds))
     summary = strip.one(id="strip-summary").text
     ended = site.view.counts(EVERYTHING, now=site.clock()).by_status["completed"]
     assert summary.startswith(f"{ended:,} runs ended in the last 24 hours")

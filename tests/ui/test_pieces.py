@@ -126,7 +126,7 @@ class _Bucket:
 
 def test_the_strip_stacks_each_bucket_by_kind_and_scales_to_the_peak() -> None:
     since, until = window(NOW)
-    assert (until - since) // BUCKET == 287 and since.minute % 5 == 0
+    assert (until - since) // BUCKET == 288 and since.minute % 5 == 0
     buckets = [
         _Bucket(since, "succeeded", "job", 8),
         _Bucket(since, "failed", "queue", 2),

@@ -29,7 +29,7 @@ from web.ui.fields import fields, suggestions
 from web.ui.live import live_etag, not_modified
 from web.ui.query import PageQuery, read_query
 from web.ui.render import NO_STORE, render, render_fragment
-from web.ui.strip import overview
+from web.ui.strip import cache_of, overview
 
 __all__ = ["operations_index", "operations_live"]
 
@@ -106,7 +106,7 @@ def region(request: Request, viewer: Viewer, query: PageQuery) -> dict[str, Any]
         "errors": errors,
         "every": every,
         "chips": states,
-        "strip": overview(view, scope, now, **narrowing),
+        "strip": overview(view, scope, now, **narrowing, cache=cache_of(view)),
         "rows": [{"run": run, "badge": badge_of(run, now, interval)} for run in runs],
         "listed": page is not None,
         **query.paging(

@@ -9,21 +9,42 @@ The figures come from a time-bucketed read model, `MonitoringView.activity(scope
 since, until, workspace=None, operation_type=None)` returning buckets of (start,
 outcome, ended_by, runs), whose cost does not grow with history. Until that read model
 exists the strip says "no data yet" and the rest of the page works as before.
+
+Its cost follows what ended in the last day (up to 288 buckets by workspaces by types by
+endings read and summed), which at tens of thousands of runs a day is most of the
+index page's time. A `StripCache` keeps each strip drawn until the read model moves: the
+activity rows change only when the projector commits a batch (rows and tracking position
+in one transaction), and the window only every 5 minutes, so a strip drawn for (scope,
+filters, window, projector position) is exact for as long as that position holds. Each
+stack is drawn as one SVG path per kind, not a rectangle per segment, with one
+transparent column per bucket that carries its hover title.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
+import threading
+import weakref
+from collections import OrderedDict, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-from projections import MonitoringView, Scope
+from projections import MonitoringView, Scope, tracking
 from web.ui.badges import KINDS, ending_kind
 from web.ui.times import moment
 
-__all__ = ["BUCKET", "BUCKETS", "HEIGHT", "STACK", "Bar", "Strip", "overview"]
+__all__ = [
+    "BUCKET",
+    "BUCKETS",
+    "HEIGHT",
+    "STACK",
+    "Bar",
+    "Strip",
+    "StripCache",
+    "cache_of",
+    "overview",
+]
 
 BUCKET = timedelta(minutes=5)
 BUCKETS = 288  # 24 hours
@@ -62,6 +83,7 @@ class Strip:
     bars: list[Bar] = field(default_factory=list)
     totals: list[tuple[str, str, int]] = field(default_factory=list)  # kind, words, runs
     peak: int = 0
+    paths: list[tuple[str, str]] = field(default_factory=list)  # kind, SVG path of its stacks
 
     @property
     def total(self) -> int:
@@ -78,10 +100,48 @@ class Strip:
 
 
 def window(now: datetime) -> tuple[datetime, datetime]:
-    """(since, until): 288 whole buckets, the last one the bucket `now` falls in."""
+    """(since, until): 288 whole buckets, the last one the bucket `now` falls in. The
+    window depends on the bucket of `now` alone, so a strip holds for its 5 minutes."""
     now = now.astimezone(UTC)
     floor = now.replace(minute=now.minute - now.minute % 5, second=0, microsecond=0)
-    return floor - BUCKET * (BUCKETS - 1), now
+    return floor - BUCKET * (BUCKETS - 1), floor + BUCKET
+
+
+class StripCache:
+    """The strips drawn lately, by (scope, filters, window, projector position): the
+    last `size` of them, least recently used first out. Safe to share between threads."""
+
+    def __init__(self, size: int = 256) -> None:
+        self.size = size
+        self._strips: OrderedDict[tuple[Any, ...], Strip] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[Any, ...]) -> Strip | None:
+        with self._lock:
+            strip = self._strips.get(key)
+            if strip is not None:
+                self._strips.move_to_end(key)
+            return strip
+
+    def put(self, key: tuple[Any, ...], strip: Strip) -> None:
+        with self._lock:
+            self._strips[key] = strip
+            self._strips.move_to_end(key)
+            while len(self._strips) > self.size:
+                self._strips.popitem(last=False)
+
+
+_CACHES: weakref.WeakKeyDictionary[MonitoringView, StripCache] = weakref.WeakKeyDictionary()
+_CACHES_LOCK = threading.Lock()
+
+
+def cache_of(view: MonitoringView) -> StripCache:
+    """The strips drawn from this view's database (one cache per view, gone with it)."""
+    with _CACHES_LOCK:
+        cache = _CACHES.get(view)
+        if cache is None:
+            cache = _CACHES[view] = StripCache()
+        return cache
 
 
 def overview(
@@ -91,15 +151,28 @@ def overview(
     *,
     workspace: str | None = None,
     operation_type: str | None = None,
+    cache: StripCache | None = None,
 ) -> Strip:
+    """The strip of the 24 hours up to `now`; drawn once per projector position with a
+    cache (the position is read first: a batch committed meanwhile only makes the strip
+    kept under the older position fresher than it needs to be, never older)."""
     since, until = window(now)
     activity = getattr(view, "activity", None)
     if activity is None:
         return Strip("unavailable", since, until)
+    key: tuple[Any, ...] = ()
+    if cache is not None:
+        with view.connections.connection() as conn:
+            key = (scope.workspaces, workspace, operation_type, since, tracking.read_position(conn))
+        if (kept := cache.get(key)) is not None:
+            return kept
     buckets = activity(
         scope, since=since, until=until, workspace=workspace, operation_type=operation_type
     )
-    return build(buckets, since, until)
+    strip = build(buckets, since, until)
+    if cache is not None:
+        cache.put(key, strip)
+    return strip
 
 
 def build(buckets: Iterable[Any], since: datetime, until: datetime) -> Strip:
@@ -118,7 +191,16 @@ def build(buckets: Iterable[Any], since: datetime, until: datetime) -> Strip:
     peak = max(sum(kinds.values()) for kinds in grid.values())
     bars = [_bar(x, grid[x], peak, since) for x in sorted(grid)]
     listed = [(kind, KINDS[kind][0], totals[kind]) for kind in STACK if totals.get(kind)]
-    return Strip("ok", since, until, bars, listed, peak)
+    return Strip("ok", since, until, bars, listed, peak, _paths(bars))
+
+
+def _paths(bars: list[Bar]) -> list[tuple[str, str]]:
+    """One path per kind: each of its segments a 0.8-wide rectangle in its bucket's column."""
+    drawn: dict[str, list[str]] = defaultdict(list)
+    for bar in bars:
+        for s in bar.segments:
+            drawn[s.kind].append(f"M{bar.x + 0.1:g} {s.y:g}h.8v{s.height:g}h-.8z")
+    return [(kind, "".join(drawn[kind])) for kind in STACK if kind in drawn]
 
 
 def _bar(x: int, kinds: dict[str, int], peak: int, since: datetime) -> Bar:
