@@ -84,10 +84,6 @@ class Connection:
     def is_postgres(self) -> bool:
         return self.kind == "postgresql"
 
-    @property
-    def raw(self) -> Any:
-        return self._raw
-
     def sql(self, text: str) -> str:
         return _translate(text, self.kind, self.schema)
 

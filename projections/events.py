@@ -13,7 +13,6 @@ tests/unit/test_projection_events.py checks it against the mapper for every even
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from typing import Any, NamedTuple
 from uuid import UUID
 
@@ -159,10 +158,6 @@ class EventLog:
     def read(self, conn: Connection, after: int, limit: int) -> list[LedgerEvent]:
         rows = conn.execute(self._select, (after, limit))
         return [decode(*row) for row in rows]
-
-    def read_rows(self, conn: Connection, after: int, limit: int) -> Sequence[tuple[Any, ...]]:
-        """The raw rows, for callers that decode elsewhere (lag needs one timestamp)."""
-        return conn.execute(self._select, (after, limit))
 
     def head(self, conn: Connection) -> int:
         rows = conn.execute(self._head)

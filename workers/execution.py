@@ -40,7 +40,6 @@ class RunContext:
         self._track = track
         self._last_written: float | None = None
         self._writing = False
-        self.heartbeats_written = 0
 
     @property
     def run_id(self) -> UUID:
@@ -78,7 +77,6 @@ class RunContext:
             await self._tracker.commit(command)
         finally:
             self._writing = False
-        self.heartbeats_written += 1
         return True
 
 

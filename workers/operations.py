@@ -89,9 +89,6 @@ class OperationRegistry:
         except KeyError:
             raise UnknownOperationError(name, list(self._operations)) from None
 
-    def names(self) -> list[str]:
-        return sorted(self._operations)
-
     def __iter__(self) -> Iterator[Operation]:
         return iter(sorted(self._operations.values(), key=lambda op: op.name))
 

@@ -45,12 +45,6 @@ class QueueSettings:
         settings.conn_timeout = int(CONNECT_TIMEOUT)
         return settings
 
-    def display(self) -> str:
-        settings = self.redis_settings()
-        return (
-            f"redis://{settings.host}:{settings.port}/{settings.database} queue {self.queue_name}"
-        )
-
     def client(self) -> ArqRedis:
         """A lazily connecting arq client: nothing is dialled until the first command."""
         redis: ArqRedis = ArqRedis.from_url(

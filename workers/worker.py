@@ -268,9 +268,6 @@ class LedgerWorker(Worker):
             # Drain what jobs submitted last (bounded), then stop the committer process.
             await self.tracker.close()
 
-    def timing_report(self) -> TimingReport:
-        return timing_report(self.operations, self.cron_jobs, self.job_timeout_s)
-
 
 def timing_report(
     operations: OperationRegistry,

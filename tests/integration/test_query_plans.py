@@ -36,9 +36,10 @@ WORKSPACE = "umbrella"  # in every scope above, so no case is answered without a
 
 @dataclass
 class Explained:
-    sql: str
+    sql: str  # as PostgreSQL got it
     params: list[Any]
     plan: dict[str, Any]
+    text: str = ""  # as the read API wrote it (`?` placeholders, `{s}` schema)
 
 
 @dataclass
@@ -58,7 +59,8 @@ class ExplainingConnection(Connection):
     def execute(self, text: str, params: Sequence[Any] = ()) -> list[Row]:
         if text.lstrip().upper().startswith("SELECT"):
             [(document,)] = super().execute(f"EXPLAIN (FORMAT JSON) {text}", params)
-            self.explained.append(Explained(self.sql(text), list(params), document[0]["Plan"]))
+            plan = document[0]["Plan"]
+            self.explained.append(Explained(self.sql(text), list(params), plan, text))
         return super().execute(text, params)
 
 
@@ -235,9 +237,9 @@ def test_entries_within_a_time_window_are_read_without_walking_the_rest_of_the_l
     filters = AUDIT_FILTERS[filter_name](store.seeded.now, store)
     [explained] = view.plans_of(lambda: view.audit(SCOPES[scope_name], filters))
     assert_index_served([explained], store.rows)
-    [(document,)] = view.conn.raw.execute(
-        f"EXPLAIN (ANALYZE, FORMAT JSON) {explained.sql}", explained.params
-    ).fetchall()
+    [(document,)] = view.conn.execute(
+        f"EXPLAIN (ANALYZE, FORMAT JSON) {explained.text}", explained.params
+    )
     skipped = sum(node.get("Rows Removed by Filter", 0) for node in nodes(document[0]["Plan"]))
     assert skipped <= 100 * 51, f"{skipped:,} entries read and dropped for one page"
 
