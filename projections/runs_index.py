@@ -71,6 +71,10 @@ TABLE = Table(
         Index("by_reason", "reason_code, queued_at DESC, id DESC"),
         Index("active_by_activity", "last_activity_at, id", ACTIVE),
         Index("active_by_stale_at", "stale_at, id", ACTIVE),
+        # The stale count narrowed to a workspace or a type (the index page's chips):
+        # read from the index alone, not by visiting every stale run's row to filter it.
+        Index("active_by_workspace_stale_at", "workspace, stale_at", ACTIVE),
+        Index("active_by_type_stale_at", "operation_type, stale_at", ACTIVE),
         # The active runs again, for the freshness filters: `stale_at` is NULL exactly
         # when a run is completed, and `stale_at <= ?` implies this predicate (run_list.py).
         Index("live_by_queued", "queued_at DESC, id DESC", "stale_at IS NOT NULL"),
