@@ -20,7 +20,7 @@ from psycopg_pool import PoolTimeout
 from ledger import DatabaseSettings, Outcome, ReasonCode, RunStatus, utcnow
 from projections import activity as run_activity
 from projections import counts as counting
-from projections import stats
+from projections import stats, tracking
 from projections.audit_query import audit_page, get_entry
 from projections.db import DISCONNECTED, Connection
 from projections.pool import ReadConnections
@@ -84,6 +84,12 @@ class MonitoringView:
 
     def close(self) -> None:
         self.connections.close()
+
+    def position(self) -> int:
+        """The ledger position the read models reflect (the projector's tracking row). The
+        projector writes its rows and this position in one transaction, so nothing a read
+        returns changes while it holds: a cache keyed by it is exact."""
+        return self._query(tracking.read_position)
 
     def _query(self, work: Callable[[Connection], T]) -> T:
         for attempt in (1, 2):

@@ -18,7 +18,6 @@ from importlib import resources
 
 from starlette.requests import Request
 
-from projections import tracking
 from web.context import WebContext
 
 __all__ = ["clock_step", "live_etag", "not_modified"]
@@ -44,8 +43,7 @@ def _templates_version() -> str:
 
 
 def live_etag(context: WebContext, token_id: str, query: str, now: datetime) -> str:
-    with context.view.connections.connection() as conn:
-        position = tracking.read_position(conn)
+    position = context.view.position()
     step = clock_step(context.settings.reconcile_interval)
     tick = int(now.timestamp()) // step
     key = f"{position}|{tick}|{token_id}|{query}|{_templates_version()}"

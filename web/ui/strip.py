@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-from projections import MonitoringView, Scope, tracking
+from projections import MonitoringView, Scope
 from web.ui.badges import KINDS, ending_kind
 from web.ui.times import moment
 
@@ -162,8 +162,7 @@ def overview(
         return Strip("unavailable", since, until)
     key: tuple[Any, ...] = ()
     if cache is not None:
-        with view.connections.connection() as conn:
-            key = (scope.workspaces, workspace, operation_type, since, tracking.read_position(conn))
+        key = (scope.workspaces, workspace, operation_type, since, view.position())
         if (kept := cache.get(key)) is not None:
             return kept
     buckets = activity(
