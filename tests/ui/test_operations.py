@@ -10,7 +10,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 import pytest
 from starlette.testclient import TestClient
 
-from ledger import EndedBy, Freshness, Outcome, ReasonCode, RunStatus
+from ledger import CompleteRun, EndedBy, Freshness, Outcome, ReasonCode, RunStatus, StartRun
 from projections import RunFilters, Scope
 from projections.explain import next_reconcile_pass
 from projections.wording import clock
@@ -276,6 +276,29 @@ def test_the_strip_follows_the_workspace_filter(site: Site, browser: TestClient)
     summary = page.one(id="strip-summary").text
     ended = site.view.counts(EVERYTHING, workspace="gamma", now=site.clock()).by_status["completed"]
     assert summary.startswith(f"{ended:,} runs ended")
+
+
+def test_the_strip_is_redrawn_once_a_run_that_ended_is_projected(
+    site: Site, browser: TestClient
+) -> None:
+    """The strip is kept per projector position: a run's ending shows once projected."""
+
+    def summary() -> Element:
+        return parse(browser.get("/operations?workspace=strip").text).one(id="strip-summary")
+
+    assert summary().text == "No run ended in the last 24 hours."
+    ledger = site.ledger()
+    try:
+        run_id = ledger.queue(operation_type="strip.op", workspace="strip", policy=SYNC).run_id
+        ledger.execute(StartRun(run_id, "worker:h:1", attempt=1, worker_id="h:1"))
+        ledger.execute(
+            CompleteRun(run_id, "worker:h:1", attempt=1, reason_code=ReasonCode.JOB_SUCCEEDED)
+        )
+    finally:
+        ledger.close()
+    assert summary().text == "No run ended in the last 24 hours.", "not projected yet"
+    site.project()
+    assert summary().text.startswith("1 runs ended in the last 24 hours: 1 succeeded")
 
 
 def test_the_live_region_answers_304_until_something_changes(

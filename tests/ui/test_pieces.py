@@ -15,7 +15,7 @@ from web.ui.live import clock_step
 from web.ui.next_path import safe_next
 from web.ui.query import read_query
 from web.ui.session import Session, SessionCodec
-from web.ui.strip import BUCKET, HEIGHT, build, window
+from web.ui.strip import BUCKET, HEIGHT, StripCache, build, window
 from web.ui.times import relative
 
 NOW = datetime(2026, 3, 4, 10, 30, 0, tzinfo=UTC)
@@ -168,3 +168,14 @@ def test_a_pages_links_are_its_shortest_permalink() -> None:
     )
     bad = read_query([("limit", "0"), ("nope", "1"), ("limit", "2")], RUNS_LIST)
     assert set(bad.errors) == {"limit", "nope"}
+
+
+def test_the_strip_cache_keeps_the_most_recently_used_strips() -> None:
+    since, until = window(NOW)
+    cache, strips = StripCache(size=2), [build([], since, until) for _ in range(3)]
+    cache.put(("a",), strips[0])
+    cache.put(("b",), strips[1])
+    assert cache.get(("a",)) is strips[0]  # now the most recently used
+    cache.put(("c",), strips[2])  # evicts the least recently used: b
+    assert cache.get(("b",)) is None
+    assert cache.get(("a",)) is strips[0] and cache.get(("c",)) is strips[2]
