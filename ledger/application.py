@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -202,6 +202,59 @@ class RunLedger(Application[UUID]):
         Refuses (InputRefusedError) a name no store can hold or no one can read (blank,
         past NAME_LIMIT, a NUL or a lone surrogate: ledger.limits, whose full rule the
         client applies); the params summary is stored cleaned and cut to its limits."""
+        run = self._queued_run(
+            operation_type=operation_type,
+            workspace=workspace,
+            policy=policy,
+            initiator=initiator,
+            params_summary=params_summary,
+            idempotency_key=idempotency_key,
+            actor=actor,
+            at=at,
+            queue_name=queue_name,
+        )
+        run_id = run.id
+        try:
+            self.save(run)
+        except IntegrityError:
+            if idempotency_key is None:
+                raise
+            self.get_run(run_id)  # it exists: the key was used before
+            return QueueResult(run_id, created=False)
+        return QueueResult(run_id, created=True)
+
+    def queue_many(self, requests: Sequence[Mapping[str, Any]]) -> list[QueueResult]:
+        """Appends `Queued` for many runs in one transaction; each request holds the
+        keyword arguments of `queue`, and the results are in the same order.
+
+        One save of many runs costs a fraction of as many saves (one transaction, one
+        table lock on PostgreSQL). A repeated idempotency key, or one key twice in the
+        batch, makes the save conflict: nothing of it is kept, and each request is then
+        queued alone, exactly as `queue` does, so each result says `created` truly."""
+        runs = [self._queued_run(**request) for request in requests]
+        if not runs:
+            return []
+        try:
+            self.save(*runs)
+        except IntegrityError:
+            return [self.queue(**request) for request in requests]
+        return [QueueResult(run.id, created=True) for run in runs]
+
+    def _queued_run(
+        self,
+        *,
+        operation_type: str,
+        workspace: str,
+        policy: OperationPolicy,
+        initiator: str = Actor.SYSTEM,
+        params_summary: dict[str, Any] | None = None,
+        idempotency_key: str | None = None,
+        actor: str = Actor.SYSTEM,
+        at: datetime | None = None,
+        queue_name: str | None = None,
+    ) -> OperationRun:
+        """A new run holding its pending `Queued`, once its names pass the checks: what
+        `queue` and `queue_many` save."""
         for what, name in (
             ("workspace", workspace),
             ("operation type", operation_type),
@@ -217,7 +270,7 @@ class RunLedger(Application[UUID]):
             run_id = run_id_for_key(workspace, operation_type, idempotency_key)
         else:
             run_id = uuid.uuid4()
-        run = OperationRun.queue(
+        return OperationRun.queue(
             run_id=run_id,
             workspace=workspace,
             operation_type=operation_type,
@@ -229,14 +282,6 @@ class RunLedger(Application[UUID]):
             idempotency_key=idempotency_key,
             queue_name=queue_name,
         )
-        try:
-            self.save(run)
-        except IntegrityError:
-            if idempotency_key is None:
-                raise
-            self.get_run(run_id)  # it exists: the key was used before
-            return QueueResult(run_id, created=False)
-        return QueueResult(run_id, created=True)
 
     def execute(self, command: RunCommand) -> Transition:
         """Applies one command and saves it; a concurrent writer makes it reload and retry."""

@@ -4,13 +4,16 @@
 id. A run whose enqueue fails is therefore never lost: it stays visible as queued (the
 caller gets EnqueueFailedError naming it) and is healed by a repeated enqueue with the
 same idempotency key, or by the reconciler.
+
+Concurrent `enqueue` calls share transactions and Redis calls (workers/enqueue_batch.py);
+`enqueue_many` queues a batch in one transaction and one Redis call.
 """
 
 from __future__ import annotations
 
 import asyncio
 import pickle
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from types import TracebackType
 from typing import Any
 from uuid import UUID
@@ -18,7 +21,7 @@ from uuid import UUID
 from arq.connections import ArqRedis
 from redis.exceptions import RedisError
 
-from ledger import Actor, DatabaseSettings, RunLedger, RunNotFoundError
+from ledger import Actor, DatabaseSettings, LedgerError, RunLedger, RunNotFoundError
 from ledger.limits import (
     PARAM_TEXT_LIMIT,
     bounded_summary,
@@ -28,6 +31,14 @@ from ledger.limits import (
     safe_str,
     shown,
     too_deep,
+)
+from workers.enqueue_batch import (
+    EnqueueBatchFailedError,
+    EnqueueItem,
+    JobSpec,
+    QueueBatcher,
+    as_item,
+    enqueue_jobs,
 )
 from workers.errors import EnqueueFailedError, WorkerError
 from workers.operations import OperationRegistry, load_operations, registry
@@ -51,6 +62,7 @@ class RunClient:
         self.operations = operations
         self.queue_name = queue_name or redis.default_queue_name
         self._owns_ledger = owns_ledger
+        self._batcher = QueueBatcher(ledger, redis)
 
     @classmethod
     def from_env(cls, jobs: str | None = None) -> RunClient:
@@ -76,6 +88,7 @@ class RunClient:
         await self.close()
 
     async def close(self) -> None:
+        await self._batcher.close()
         await self.redis.aclose(close_connection_pool=True)
         if self._owns_ledger:
             self.ledger.close()
@@ -94,42 +107,80 @@ class RunClient:
         """Queues a run and returns its id. A repeated idempotency key returns the same run
         (and re-enqueues its job if an earlier enqueue failed).
 
-        Refuses (InputRefusedError, naming the limit) a blank or oversized name, and
-        params nested too deep or too large once pickled, before anything is recorded.
+        Concurrent calls share transactions (QueueBatcher): each returns once its own
+        run is durable. Refuses (InputRefusedError, naming the limit) a blank or
+        oversized name, and params nested too deep or too large once pickled, before
+        anything is recorded.
         """
-        check_name("operation type", operation_type)
-        declared = self.operations.get(operation_type)
-        check_name("workspace", workspace)
-        check_name("initiator", initiator)
-        if idempotency_key is not None:
-            check_name("idempotency key", idempotency_key)
-        kwargs = self._job_params(params)
-        queued = await asyncio.to_thread(
-            self.ledger.queue,
-            operation_type=operation_type,
-            workspace=workspace,
-            policy=declared.policy,
-            initiator=initiator,
-            params_summary=summarize(kwargs),
-            idempotency_key=idempotency_key,
-            actor=initiator,
-            queue_name=self.queue_name,
+        item = EnqueueItem(
+            operation_type, workspace, params, idempotency_key, initiator, defer_by, expires
         )
+        request, job = self._prepare(item)
+        queued = await self._batcher.queue(request)
         if not queued.created and await self._is_terminal(queued.run_id):
             return queued.run_id  # that run is over: never run its job again
+        job.job_id = str(queued.run_id)
         try:
-            # None when the job (or its result) already exists: the same run, nothing to do.
-            await self.redis.enqueue_job(
-                operation_type,
-                _job_id=str(queued.run_id),
-                _queue_name=self.queue_name,
-                _defer_by=defer_by,
-                _expires=expires,
-                **kwargs,
-            )
+            # False when the job (or its result) already exists: the same run, nothing to do.
+            await self._batcher.enqueue_job(job)
         except (RedisError, OSError) as error:
             raise EnqueueFailedError(queued.run_id, error) from error
         return queued.run_id
+
+    async def enqueue_many(self, items: Iterable[EnqueueItem | Mapping[str, Any]]) -> list[UUID]:
+        """Queues many runs in one transaction and their jobs in one Redis round trip;
+        returns the run ids in order. Each item has `enqueue`'s arguments as fields.
+
+        Every item is checked first: one refused item (its error names its index)
+        refuses the batch before anything is recorded. A job whose job or result
+        already exists is skipped, as arq does, and so is the job of a repeated key
+        whose run is over. If Redis fails, EnqueueBatchFailedError names the runs:
+        they stay queued, healed by enqueueing them again or by the reconciler."""
+        prepared = []
+        for index, item in enumerate(items):
+            try:
+                prepared.append(self._prepare(as_item(item)))
+            except LedgerError as error:
+                error.args = (f"item {index}: {error}", *error.args[1:])
+                raise
+        if not prepared:
+            return []
+        queued = await asyncio.to_thread(self.ledger.queue_many, [r for r, _ in prepared])
+        over = await self._terminal_among([q.run_id for q in queued if not q.created])
+        jobs = []
+        for (_, job), result in zip(prepared, queued, strict=True):
+            if result.run_id not in over:
+                job.job_id = str(result.run_id)
+                jobs.append(job)
+        try:
+            await enqueue_jobs(self.redis, jobs)
+        except (RedisError, OSError) as error:
+            named = list(dict.fromkeys(UUID(j.job_id) for j in jobs))  # a key twice: once
+            raise EnqueueBatchFailedError(named, error) from error
+        return [result.run_id for result in queued]
+
+    def _prepare(self, item: EnqueueItem) -> tuple[dict[str, Any], JobSpec]:
+        """What `ledger.queue` gets and the job arq will get, once the item passes the
+        checks (nothing is recorded for an item that does not)."""
+        check_name("operation type", item.operation_type)
+        declared = self.operations.get(item.operation_type)
+        check_name("workspace", item.workspace)
+        check_name("initiator", item.initiator)
+        if item.idempotency_key is not None:
+            check_name("idempotency key", item.idempotency_key)
+        kwargs = self._job_params(item.params)
+        request = {
+            "operation_type": item.operation_type,
+            "workspace": item.workspace,
+            "policy": declared.policy,
+            "initiator": item.initiator,
+            "params_summary": summarize(kwargs),
+            "idempotency_key": item.idempotency_key,
+            "actor": item.initiator,
+            "queue_name": self.queue_name,
+        }
+        job = JobSpec(item.operation_type, "", self.queue_name, kwargs, item.defer_by, item.expires)
+        return request, job
 
     def _job_params(self, params: Mapping[str, Any] | None) -> dict[str, Any]:
         """The params as the job will get them, once they pass the limits."""
@@ -143,6 +194,13 @@ class RunClient:
         check_depth("params", kwargs)
         check_params_size(len(_pickled(kwargs, getattr(self.redis, "job_serializer", None))))
         return kwargs
+
+    async def _terminal_among(self, run_ids: list[UUID]) -> set[UUID]:
+        """Those of `run_ids` (runs of repeated keys) that are over: no job for them."""
+        if not run_ids:
+            return set()
+        states = await asyncio.to_thread(self.ledger.states, run_ids)
+        return {state.id for state in states if state.is_terminal}
 
     async def _is_terminal(self, run_id: UUID) -> bool:
         try:
