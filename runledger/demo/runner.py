@@ -183,7 +183,10 @@ class Demo:
         if KILL_SLOT[0] <= phase <= KILL_SLOT[1] or document["heartbeats"] >= 12:
             self.supervisor.kill("orphan-worker")
             self.orphan_killed = True
-            self.console.print("  [red]✗[/red] SIGKILLed the orphan's worker mid-job")
+            self.console.print(
+                "  [yellow]![/yellow] SIGKILLed the orphan's worker mid-job, on purpose: "
+                "the reconciler will close its run"
+            )
 
     async def _bring_back_lost_job(self) -> None:
         """The lost job turns up again (as after a Redis failover): a late signal."""
