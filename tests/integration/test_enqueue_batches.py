@@ -5,7 +5,7 @@ the jobs land in arq's queue as arq's own `enqueue_job` would put them."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -19,14 +19,6 @@ from workers import EnqueueFailedError, QueueSettings, RunClient, load_operation
 from workers.enqueue_batch import EnqueueBatchFailedError, EnqueueItem
 
 pytestmark = pytest.mark.timeout(60)
-
-
-@pytest.fixture
-async def client(ledger: RunLedger, redis_server: str, queue_name: str) -> AsyncIterator[RunClient]:
-    queue = QueueSettings(redis_server, queue_name)
-    operations = load_operations("tests.worker_jobs")
-    async with RunClient(ledger, queue.client(), operations, queue_name=queue_name) as c:
-        yield c
 
 
 def count_saves(ledger: RunLedger) -> list[int]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
 from uuid import uuid4
@@ -29,18 +28,10 @@ from tests.integration.worker_helpers import (
     run_burst,
     timeline,
 )
-from workers import LedgerWorker, QueueSettings, RunClient, load_operations
+from workers import LedgerWorker, RunClient, load_operations
 from workers.worker import CLAIM_CHAINS
 
 pytestmark = pytest.mark.timeout(60)
-
-
-@pytest.fixture
-async def client(ledger: RunLedger, redis_server: str, queue_name: str) -> AsyncIterator[RunClient]:
-    queue = QueueSettings(redis_server, queue_name)
-    operations = load_operations("tests.worker_jobs")
-    async with RunClient(ledger, queue.client(), operations, queue_name=queue_name) as c:
-        yield c
 
 
 async def test_a_returning_job_completes_its_run_as_succeeded_with_its_summary(
