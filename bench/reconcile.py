@@ -29,7 +29,14 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 from bench.ledger_append import new_runs, postgres_store, sqlite_store
-from ledger import DatabaseSettings, OperationPolicy, ReasonCode, RunLedger
+from ledger import (
+    CompleteRun,
+    DatabaseSettings,
+    OperationPolicy,
+    ReasonCode,
+    RunLedger,
+    StartRun,
+)
 from projections.db import Connection
 from projections.runner import CatchUpRunner
 from projections.runs_index import COLUMNS
@@ -47,8 +54,8 @@ def seed(settings: DatabaseSettings, total: int, stale: int) -> None:
     for start in range(0, stale, 100):
         ledger.save(*runs[start : start + 100])
     done = ledger.queue(operation_type="bench.job", workspace="acme", policy=POLICY).run_id
-    ledger.start(done, attempt=1, worker_id=WORKER, actor=WORKER)
-    ledger.complete(done, attempt=1, reason_code=ReasonCode.JOB_SUCCEEDED, actor=WORKER)
+    ledger.execute(StartRun(done, WORKER, attempt=1, worker_id=WORKER))
+    ledger.execute(CompleteRun(done, WORKER, attempt=1, reason_code=ReasonCode.JOB_SUCCEEDED))
     ledger.close()
     CatchUpRunner(settings).run_once()
     with Connection(settings) as conn:

@@ -26,7 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from ledger import DatabaseSettings, OperationPolicy, OperationRun, ReasonCode, RunLedger, utcnow
-from projections.db import Connection, events_table
+from ledger.eventstore import events_table
+from projections.db import Connection
 from runledger.wiring import migrate_all
 
 POSTGRES = os.environ.get(
@@ -55,7 +56,9 @@ def one_run(n: int, at: Any) -> OperationRun:
             attempt=1, reason_code=ReasonCode.JOB_SUCCEEDED, summary={"n": n}, actor=W, at=at
         )
     elif ending == 1:
-        run.schedule_retry(attempt=1, reason="retry", defer_seconds=1, error=None, actor=W, at=at)
+        run.schedule_retry(
+            attempt=1, reason="retry.requested", defer_seconds=1, error=None, actor=W, at=at
+        )
         run.fail_by_queue(
             attempt=1, reason_code=ReasonCode.QUEUE_TIMEOUT, error="TimeoutError()", actor=W, at=at
         )

@@ -7,7 +7,11 @@ result (group-committed across concurrent jobs), so every transition is durable 
 the step that produced it returns. Each round pairs a plain and a tracked run, each side
 going first in every other round, to share the machine's noise.
 
+`--mode cli` runs both sides instead as processes started from their CLIs, timed from
+process start to exit (bench/worker_cli.py).
+
     .venv/bin/python -m bench.worker_overhead --jobs 2000 --rounds 8
+    .venv/bin/python -m bench.worker_overhead --mode cli --jobs 8000 --rounds 5
 """
 
 from __future__ import annotations
@@ -19,22 +23,20 @@ import time
 import uuid
 from typing import Any
 
-import psycopg
 from arq.connections import ArqRedis
 from arq.worker import Worker, func
 
+from bench import worker_cli
+from bench.noop_jobs import tracked_noop
+from bench.stores import POSTGRES_URL, REDIS_URL, drop_schema, enqueue, fresh_schema
 from ledger import DatabaseSettings, RunLedger
 from runledger.wiring import migrate_all
-from workers import OperationRegistry, QueueSettings, build_worker, operation
-from workers.worker import claim_in_chains, worker_ledger
+from workers import OperationRegistry, QueueSettings, WorkerSettings, build_worker
+from workers.claims import claim_in_chains
+from workers.worker_ledger import worker_ledger
 
-POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
-REDIS_URL = "redis://127.0.0.1:6379/0"
-
-
-@operation("bench.noop", timeout=5, max_tries=1, stale_queued_after=600, stale_running_after=60)
-async def tracked_noop(ctx: dict[str, Any]) -> None:
-    return None
+# bench/enqueue.py takes the stores from here.
+__all__ = ["POSTGRES_URL", "REDIS_URL", "drop_schema", "fresh_schema", "main"]
 
 
 async def plain_noop(ctx: dict[str, Any]) -> None:
@@ -50,14 +52,6 @@ def arq_settings(args: argparse.Namespace) -> dict[str, Any]:
         "allow_abort_jobs": True,
         "log_results": False,
     }
-
-
-async def enqueue(redis: ArqRedis, queue: str, job_ids: list[str], function: str) -> None:
-    for start in range(0, len(job_ids), 200):
-        chunk = job_ids[start : start + 200]
-        await asyncio.gather(
-            *(redis.enqueue_job(function, _job_id=j, _queue_name=queue) for j in chunk)
-        )
 
 
 class ChainedWorker(Worker):
@@ -96,8 +90,7 @@ async def tracked_round(args: argparse.Namespace, redis: ArqRedis, ledger: RunLe
     await enqueue(redis, queue, [str(r) for r in run_ids], "bench.noop")
     worker = build_worker(
         OperationRegistry([tracked_noop]),
-        ledger,
-        QueueSettings(args.redis_url, queue),
+        WorkerSettings(ledger.settings, QueueSettings(args.redis_url, queue)),
         redis_pool=redis,
         **arq_settings(args),
     )
@@ -106,7 +99,7 @@ async def tracked_round(args: argparse.Namespace, redis: ArqRedis, ledger: RunLe
     elapsed = time.perf_counter() - began
     committer = worker.tracker.committer
     batches, commands = committer.batches_committed, committer.commands_committed
-    messages = committer.messages_sent
+    messages = getattr(committer, "messages_sent", "no")  # an in-process one sends none
     await worker.tracker.close()
     assert worker.jobs_complete == args.jobs, worker
     done = await asyncio.to_thread(lambda: sum(ledger.state(r).is_terminal for r in run_ids))
@@ -134,23 +127,11 @@ def queue_runs(settings: DatabaseSettings, count: int) -> list[uuid.UUID]:
         client_ledger.close()
 
 
-def fresh_schema(base_url: str) -> tuple[str, str]:
-    schema = f"bench_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(DatabaseSettings.from_url(base_url).conninfo(), autocommit=True) as c:
-        c.execute(f'CREATE SCHEMA "{schema}"')
-    return f"{base_url}?schema={schema}", schema
-
-
-def drop_schema(base_url: str, schema: str) -> None:
-    with psycopg.connect(DatabaseSettings.from_url(base_url).conninfo(), autocommit=True) as c:
-        c.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-
-
 async def main(args: argparse.Namespace) -> None:
     url, schema = fresh_schema(args.postgres_url)
     settings = DatabaseSettings.from_url(url)
     list(migrate_all(settings))
-    ledger = worker_ledger(settings)  # exactly what `runledger worker` uses
+    ledger = worker_ledger(settings)  # reads the runs back once the worker is done
     redis = QueueSettings(args.redis_url).client()
     plain: list[float] = []
     tracked: list[float] = []
@@ -188,7 +169,14 @@ async def main(args: argparse.Namespace) -> None:
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--jobs", type=int, default=2000)
+    parser.add_argument(
+        "--mode",
+        choices=("inprocess", "cli"),
+        default="inprocess",
+        help="inprocess: both workers in this process, timing async_run(); cli: each side "
+        "a process started from its CLI (arq / runledger worker), timed start to exit",
+    )
+    parser.add_argument("--jobs", type=int, help="jobs per side (default 2000; cli: 8000)")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--max-jobs", type=int, default=50)
     parser.add_argument("--poll-delay", type=float, default=0.05)
@@ -200,9 +188,14 @@ def parse_args() -> argparse.Namespace:
         "default: arq's own start_jobs)",
     )
     parser.add_argument("--postgres-url", default=POSTGRES_URL)
-    parser.add_argument("--redis-url", default=REDIS_URL)
-    return parser.parse_args()
+    parser.add_argument("--redis-url", default=REDIS_URL, help="inprocess mode's Redis")
+    worker_cli.add_arguments(parser)
+    args = parser.parse_args()
+    if args.jobs is None:
+        args.jobs = 8000 if args.mode == "cli" else 2000
+    return args
 
 
 if __name__ == "__main__":
-    asyncio.run(main(parse_args()))
+    arguments = parse_args()
+    asyncio.run(worker_cli.main(arguments) if arguments.mode == "cli" else main(arguments))

@@ -4,14 +4,16 @@ This package imports no database driver, queue or web library: storage is chosen
 settings (eventsourcing loads its persistence module by name at run time).
 """
 
-from ledger.application import (
-    QueueResult,
-    RunLedger,
-    Transition,
-    run_id_for_key,
-    utcnow,
+from ledger.application import RunLedger, Transition, utcnow
+from ledger.codes import (
+    Actor,
+    EndedBy,
+    Outcome,
+    ReasonCode,
+    RetryReason,
+    RunStatus,
+    default_outcome,
 )
-from ledger.codes import Actor, EndedBy, Outcome, ReasonCode, RunStatus, default_outcome
 from ledger.commands import (
     CompleteRun,
     FailByQueue,
@@ -31,7 +33,6 @@ from ledger.errors import (
     SettingsError,
     StoreUnavailableError,
 )
-from ledger.group_commit import GroupCommitter
 from ledger.lifecycle import (
     Freshness,
     freshness,
@@ -40,7 +41,8 @@ from ledger.lifecycle import (
     stale_reason,
     stale_threshold,
 )
-from ledger.policy import OperationPolicy
+from ledger.policy import OperationPolicy, policy_from_snapshot
+from ledger.queueing import QueueRequest, QueueResult, run_id_for_key
 from ledger.run import Effect, OperationRun, RunState
 from ledger.settings import DATABASE_URL_VAR, DEFAULT_DATABASE_URL, DatabaseSettings
 
@@ -55,18 +57,19 @@ __all__ = [
     "EndedBy",
     "FailByQueue",
     "Freshness",
-    "GroupCommitter",
     "IllegalTransitionError",
     "LedgerError",
     "OperationPolicy",
     "OperationRun",
     "Outcome",
     "PolicyError",
+    "QueueRequest",
     "QueueResult",
     "ReasonCode",
     "ReconcileStale",
     "RecordHeartbeat",
     "RecordLateSignal",
+    "RetryReason",
     "RunCommand",
     "RunLedger",
     "RunNotFoundError",
@@ -80,6 +83,7 @@ __all__ = [
     "default_outcome",
     "freshness",
     "freshness_by",
+    "policy_from_snapshot",
     "run_id_for_key",
     "stale_at",
     "stale_reason",

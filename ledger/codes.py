@@ -51,6 +51,28 @@ class ReasonCode(StrEnum):
         return EndedBy(self.value.split(".", 1)[0])
 
 
+class RetryReason(StrEnum):
+    """Why the queue will run a job again (`RetryScheduled.reason`). Not a reason code: a
+    retry ends nothing, so its prefix is `retry.`, never `job.`, `queue.` or `reconciler.`."""
+
+    REQUESTED = "retry.requested"  # the job raised arq's Retry
+    CANCELLED = "retry.cancelled"  # cancelled outside shutdown, timeout and abort
+    WORKER_SHUTDOWN = "retry.worker_shutdown"  # the worker stopped while the job ran
+
+
+# What RetryScheduled v1 stored, before retries had a vocabulary of their own.
+_V1_RETRY_REASONS = {
+    "job.retry": RetryReason.REQUESTED,
+    "job.cancelled": RetryReason.CANCELLED,
+    "queue.worker_shutdown": RetryReason.WORKER_SHUTDOWN,
+}
+
+
+def upcast_retry_reason(reason: str) -> str:
+    """A stored retry reason in today's words; one this version does not know is kept."""
+    return _V1_RETRY_REASONS.get(reason, reason)
+
+
 JOB_REASONS = frozenset(r for r in ReasonCode if r.ended_by is EndedBy.JOB)
 QUEUE_REASONS = frozenset(r for r in ReasonCode if r.ended_by is EndedBy.QUEUE)
 RECONCILER_REASONS = frozenset(r for r in ReasonCode if r.ended_by is EndedBy.RECONCILER)

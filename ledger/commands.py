@@ -1,7 +1,8 @@
 """Commands: one per run transition. Each names its run and applies itself to it.
 
 Commands are plain values, so a caller can hand them to `RunLedger.execute` one at a time
-or to `RunLedger.execute_many` / `GroupCommitter` to share one transaction with others.
+or to `RunLedger.execute_many` to share one transaction with others (as a worker's
+committer does).
 `at` is when the signal happened; left out, the ledger's clock supplies it.
 """
 
@@ -12,7 +13,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from ledger.codes import Outcome, ReasonCode
+from ledger.codes import Outcome, ReasonCode, RetryReason
 from ledger.run import Effect, OperationRun
 
 
@@ -47,7 +48,7 @@ class RecordHeartbeat(RunCommand):
 @dataclass(frozen=True)
 class ScheduleRetry(RunCommand):
     attempt: int
-    reason: str
+    reason: RetryReason | str  # a RetryReason, or the string of one (from the wire)
     defer_seconds: float = 0.0
     error: str | None = None
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from functools import lru_cache
 from typing import Any
 
 from ledger.errors import PolicyError
@@ -43,3 +44,21 @@ class OperationPolicy:
     def from_dict(cls, data: dict[str, Any]) -> OperationPolicy:
         known = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
         return cls(**known)
+
+
+def policy_from_snapshot(snapshot: dict[str, Any]) -> OperationPolicy:
+    """The policy of a `Queued` event's snapshot, or of a runs-index row's thresholds.
+
+    The one reading of a snapshot: the aggregate and the runs-index fold both judge a run
+    by it. Runs share a handful of snapshots, so each is built once.
+    """
+    try:
+        # Typed: 60 and 60.0 are equal keys but not the same snapshot.
+        return _policy_of(tuple((k, type(v), v) for k, v in snapshot.items()))
+    except TypeError:  # an unhashable value: build it uncached
+        return OperationPolicy.from_dict(snapshot)
+
+
+@lru_cache(maxsize=256)
+def _policy_of(items: tuple[tuple[str, type, Any], ...]) -> OperationPolicy:
+    return OperationPolicy.from_dict({k: v for k, _, v in items})

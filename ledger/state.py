@@ -9,6 +9,7 @@ from typing import Any
 from uuid import UUID
 
 from ledger.codes import EndedBy, Outcome, ReasonCode, RunStatus
+from ledger.lifecycle import stale_at
 from ledger.policy import OperationPolicy
 
 
@@ -45,3 +46,8 @@ class RunState:
     @property
     def is_terminal(self) -> bool:
         return self.status is RunStatus.COMPLETED
+
+    @property
+    def stale_at(self) -> datetime | None:
+        """When the run turns stale if nothing happens (the runs index stores the same)."""
+        return stale_at(self.status, self.last_activity_at, self.policy)

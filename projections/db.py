@@ -186,8 +186,3 @@ def _translate(text: str, kind: Kind, schema: str) -> str:
         prefix = f'"{schema}".'
         return text.replace("?", "%s").format(s=prefix, **types)
     return text.format(s="", **types)
-
-
-def events_table(settings: DatabaseSettings) -> str:
-    """The event store's table, as eventsourcing names it for the RunLedger application."""
-    return "runledger_events" if settings.is_postgres else "stored_events"

@@ -23,7 +23,16 @@ from ledger.codes import RECONCILER_REASONS
 from projections.endings import ENDINGS, Ending, Told
 from projections.rows import RunRow, TimelineEntry
 from projections.run_history import RunHistory, read_history
-from projections.wording import clock, counted, duration, progress_text, seconds_of, span, utc
+from projections.wording import (
+    clock,
+    counted,
+    duration,
+    progress_text,
+    retry_reason_words,
+    seconds_of,
+    span,
+    utc,
+)
 
 __all__ = ["Explanation", "explain", "next_reconcile_pass"]
 
@@ -32,12 +41,6 @@ _OUTCOMES = {
     Outcome.PARTIALLY_SUCCEEDED: "Partially succeeded",
     Outcome.FAILED: "Failed",
     Outcome.CANCELLED: "Cancelled",
-}
-# RetryScheduled reasons (workers.tracking): why arq will run the job again.
-_RETRY_REASONS = {
-    "job.retry": "the job asked for a retry",
-    "job.cancelled": "the job was cancelled",
-    "queue.worker_shutdown": "the worker shut down",
 }
 _RETRIES_LISTED = 3
 
@@ -174,7 +177,7 @@ def _attempt(run: RunRow) -> str:
 
 def _retry_reason(details: Mapping[str, Any]) -> str:
     reason = details.get("reason")
-    return _RETRY_REASONS.get(str(reason), f"of {reason}" if reason else "of an unknown reason")
+    return retry_reason_words(reason) or (f"of {reason}" if reason else "of an unknown reason")
 
 
 # -- a completed run -------------------------------------------------------------------

@@ -17,13 +17,14 @@ from uuid import UUID
 
 from psycopg_pool import PoolTimeout
 
-from ledger import DatabaseSettings, Outcome, ReasonCode, RunStatus, utcnow
+from ledger import DatabaseSettings, utcnow
 from projections import activity as run_activity
 from projections import counts as counting
-from projections import stats, tracking
+from projections import tracking
 from projections.audit_query import audit_page, get_entry
 from projections.db import DISCONNECTED, Connection
 from projections.pool import ReadConnections
+from projections.reconcile_query import reconcile_candidates
 from projections.rows import (
     ActivityBucket,
     AuditEntry,
@@ -38,10 +39,8 @@ from projections.rows import (
     TimelinePage,
 )
 from projections.run_list import get_run, list_runs
-from projections.runs_index import ACTIVE
 from projections.scope import Scope
 from projections.timeline_query import timeline_page
-from projections.where import Where
 
 T = TypeVar("T")
 MAX_LIMIT = 200
@@ -202,26 +201,12 @@ class MonitoringView:
         caller decides per run (e.g. heal only when `stale_at <= now`, or sooner when
         arq has no trace of the job).
 
-        Served by the partial index `runs_index_active_by_activity`, which holds only
-        queued/running runs: its cost grows with the active runs, never with the
-        completed history. The index's predicate is repeated verbatim below so both
-        PostgreSQL and SQLite can prove it applies.
+        Served by the partial index over active runs (projections/reconcile_query.py): its
+        cost grows with the active runs, never with the completed history.
         """
         if scope.is_empty:
             return []
-
-        def work(conn: Connection) -> list[ReconcileCandidate]:
-            where = Where().add(f"{ACTIVE} AND last_activity_at <= ?", conn.time_in(idle_since))
-            where.within(scope)
-            rows = conn.execute(
-                "SELECT id, status, operation_type, workspace, attempts, queued_at, "
-                "last_activity_at, stale_queued_after, stale_running_after, stale_at "
-                f"FROM {{s}}runs_index{where.sql()} ORDER BY last_activity_at, id LIMIT ?",
-                [*where.params, limit],
-            )
-            return [_candidate(conn, row) for row in rows]
-
-        return self._query(work)
+        return self._query(lambda conn: reconcile_candidates(conn, scope, idle_since, limit))
 
     # -- audit, stats, metrics --------------------------------------------------------------
 
@@ -248,18 +233,7 @@ class MonitoringView:
         """Run counts per workspace, operation type, status, outcome and reason."""
         if scope.is_empty:
             return []
-        cols = ", ".join(stats.TABLE.column_names)
-
-        def work(conn: Connection) -> list[StatsRow]:
-            where = Where().within(scope)
-            rows = conn.execute(
-                f"SELECT {cols} FROM {{s}}run_stats{where.sql()} "
-                "ORDER BY workspace, operation_type, status, outcome, reason_code",
-                where.params,
-            )
-            return [_stats_row(r) for r in rows]
-
-        return self._query(work)
+        return self._query(lambda conn: counting.stats_rows(conn, scope))
 
     def metrics(self, now: datetime | None = None) -> tuple[dict[Any, int], dict[str, int]]:
         """Runs per (type, status, outcome, reason) and stale runs per type, every workspace.
@@ -274,34 +248,3 @@ class MonitoringView:
     def ping(self) -> None:
         """Raises when the database does not answer (for /healthz)."""
         self._query(lambda conn: conn.execute("SELECT 1"))
-
-
-def _stats_row(r: Any) -> StatsRow:
-    return StatsRow(
-        r[0],
-        r[1],
-        RunStatus(r[2]),
-        Outcome(r[3]) if r[3] else None,
-        ReasonCode(r[4]) if r[4] else None,
-        int(r[5]),
-    )
-
-
-def _candidate(conn: Connection, r: Any) -> ReconcileCandidate:
-    def time(value: Any) -> datetime:
-        moment = conn.time_out(value)
-        assert moment is not None
-        return moment
-
-    return ReconcileCandidate(
-        run_id=UUID(str(r[0])),
-        status=RunStatus(r[1]),
-        operation_type=r[2],
-        workspace=r[3],
-        attempts=int(r[4]),
-        queued_at=time(r[5]),
-        last_activity_at=time(r[6]),
-        stale_queued_after=float(r[7]),
-        stale_running_after=float(r[8]),
-        stale_at=time(r[9]),
-    )

@@ -26,7 +26,8 @@ import psycopg
 from psycopg import sql
 
 from ledger import DatabaseSettings, LedgerError
-from projections.db import DISCONNECTED, Connection, events_table
+from ledger.eventstore import notification_channel
+from projections.db import DISCONNECTED, Connection
 from projections.events import EventLog
 from projections.projector import catch_up_batch
 
@@ -125,7 +126,7 @@ class CatchUpRunner:
         try:
             # LISTEN before catching up, so an insert committed meanwhile still wakes us.
             listener.execute(
-                sql.SQL("LISTEN {}").format(sql.Identifier(events_table(self.settings)))
+                sql.SQL("LISTEN {}").format(sql.Identifier(notification_channel(self.settings)))
             )
             yield _ListenWaker(listener, self._stopping)
         finally:

@@ -12,13 +12,12 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import lru_cache
 from operator import attrgetter
 from typing import Any
 
 import orjson
 
-from ledger import EndedBy, OperationPolicy, RunStatus, stale_at
+from ledger import EndedBy, OperationPolicy, RunStatus, policy_from_snapshot, stale_at
 from projections.db import Connection, iso_utc
 from projections.events import LedgerEvent
 from projections.schema import Index, Table
@@ -127,15 +126,22 @@ class RunRecord:
             self.reason_code or "",
         )
 
-    def stale_at(self) -> str | None:
-        policy = OperationPolicy(
-            timeout=self.timeout,
-            max_tries=self.max_tries,
-            stale_queued_after=self.stale_queued_after,
-            stale_running_after=self.stale_running_after,
+    @property
+    def policy(self) -> OperationPolicy:
+        """The run's policy, as far as the row keeps it (what freshness needs)."""
+        return policy_from_snapshot(
+            {
+                "timeout": self.timeout,
+                "max_tries": self.max_tries,
+                "stale_queued_after": self.stale_queued_after,
+                "stale_running_after": self.stale_running_after,
+            }
         )
+
+    def stale_at(self) -> str | None:
+        """`stale_at` as the aggregate's state computes it (ledger.lifecycle.stale_at)."""
         last = datetime.fromisoformat(self.last_activity_at)
-        deadline = stale_at(RunStatus(self.status), last, policy)
+        deadline = stale_at(RunStatus(self.status), last, self.policy)
         return None if deadline is None else iso_utc(deadline)
 
     def to_row(self) -> tuple[Any, ...]:
@@ -165,8 +171,9 @@ _ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=
 def canonical_json(value: Any) -> str:
     """Sorted keys, no spaces, UTF-8 kept: one text per value, whichever path wrote it.
 
-    orjson is ~9x faster than the stdlib encoder; what it refuses (integers past 64 bits,
-    non-string keys) takes the stdlib, whose output has the same form.
+    orjson is much faster than the stdlib encoder (docs/benchmarks.md, "Replay"); what it
+    refuses (integers past 64 bits, non-string keys) takes the stdlib, whose output has
+    the same form.
     """
     try:
         return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
@@ -176,7 +183,7 @@ def canonical_json(value: Any) -> str:
 
 def queued(event: LedgerEvent) -> RunRecord:
     data = event.data
-    policy = _policy(data["policy"])
+    policy = policy_from_snapshot(data["policy"])
     return RunRecord(
         id=event.run_id,
         workspace=data["workspace"],
@@ -201,20 +208,6 @@ def queued(event: LedgerEvent) -> RunRecord:
         version=event.version,
         position=event.position,
     )
-
-
-def _policy(snapshot: dict[str, Any]) -> OperationPolicy:
-    """The policy snapshot of a Queued event; runs share a handful, so each is built once."""
-    try:
-        # Typed: 60 and 60.0 are equal keys but not the same snapshot.
-        return _policy_of(tuple((k, type(v), v) for k, v in snapshot.items()))
-    except TypeError:  # an unhashable value: build it uncached
-        return OperationPolicy.from_dict(snapshot)
-
-
-@lru_cache(maxsize=256)
-def _policy_of(items: tuple[tuple[str, type, Any], ...]) -> OperationPolicy:
-    return OperationPolicy.from_dict({k: v for k, _, v in items})
 
 
 _ENDED_BY = {"completed": EndedBy.JOB, "queue_failed": EndedBy.QUEUE}

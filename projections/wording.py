@@ -12,6 +12,24 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from ledger import RetryReason
+from ledger.codes import upcast_retry_reason
+
+# RetryScheduled reasons: why arq will run the job again (the API, the CLI and the web
+# timeline all say it so).
+RETRY_REASON_WORDS: dict[str, str] = {
+    RetryReason.REQUESTED: "the job asked for a retry",
+    RetryReason.CANCELLED: "the job was cancelled",
+    RetryReason.WORKER_SHUTDOWN: "the worker shut down",
+}
+
+
+def retry_reason_words(reason: object) -> str | None:
+    """A retry reason in words; None for one without words. A row projected before the
+    reasons had their own vocabulary may still hold a v1 string: it reads the same."""
+    return RETRY_REASON_WORDS.get(upcast_retry_reason(str(reason)))
+
+
 _UNITS = (("d", 86_400), ("h", 3_600), ("min", 60), ("s", 1))
 _MAX_VALUE_CHARS = 60
 _MAX_PAIRS = 6

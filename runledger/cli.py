@@ -1,8 +1,9 @@
 """`runledger` command line: parses arguments, dispatches, turns known errors into one line.
 
-Each subcommand lives in its own module under runledger.commands with `NAME`, `HELP`,
-`add_arguments(parser)` and `run(args) -> int`. Modules are imported only when needed,
-so `runledger migrate` does not load arq or starlette.
+Each subcommand lives in its own module under runledger.commands with
+`add_arguments(parser)` and `run(args, settings) -> int`. Only the chosen one is
+imported, so `runledger migrate` does not load arq or starlette. The environment is read
+once, into the Settings every command is given.
 """
 
 from __future__ import annotations
@@ -18,20 +19,26 @@ from types import ModuleType
 from typing import NoReturn
 
 from runledger.errors import describe_error
+from runledger.settings import Settings
 
-# name -> module; keep in the order `runledger --help` should list them.
+# name -> what it does, in the order `runledger --help` lists them; each is the module
+# runledger.commands.NAME, imported only when it runs.
 SUBCOMMANDS: dict[str, str] = {
-    "migrate": "runledger.commands.migrate",
-    "worker": "runledger.commands.worker",
-    "enqueue": "runledger.commands.enqueue",
-    "check": "runledger.commands.check",
-    "project": "runledger.commands.project",
-    "replay": "runledger.commands.replay",
-    "reconcile": "runledger.commands.reconcile",
-    "web": "runledger.commands.web",
-    "demo": "runledger.commands.demo",
-    "token": "runledger.commands.token",
-    "runs": "runledger.commands.runs",
+    "migrate": "create the event store and read-model tables (safe to run again)",
+    "worker": "run an arq worker for the operations of --jobs, recording every run's transitions",
+    "enqueue": "queue a run of an operation type and print its run id",
+    "check": "check the operations' timeouts and stale thresholds against arq's redelivery window",
+    "project": "project ledger events into the monitoring read models (exactly once, batched)",
+    "replay": (
+        "rebuild the read models from the event store beside the live ones, then swap them in"
+    ),
+    "reconcile": (
+        "resolve runs stuck in queued or running, using arq's record of each job as evidence"
+    ),
+    "web": "serve the monitoring views and the JSON API (needs RUNLEDGER_SECRET_KEY)",
+    "demo": "run a demo: a private ledger, Redis, workers and dashboard, every way a run ends",
+    "token": "create, list and revoke operators' tokens for the web views and API",
+    "runs": "list runs, or show one: how it ended (or why it is stale), its timeline, diagnostics",
 }
 
 
@@ -77,7 +84,7 @@ def one_line(text: str, limit: int = ERROR_TEXT_LIMIT) -> str:
 
 
 def _load(name: str) -> ModuleType:
-    return importlib.import_module(SUBCOMMANDS[name])
+    return importlib.import_module(f"runledger.commands.{name}")
 
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
@@ -87,20 +94,11 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log at DEBUG level")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name, module_path in SUBCOMMANDS.items():
-        if only is not None and name != only:
-            # Keep --help complete without importing every module.
-            subparsers.add_parser(name, help=_help_of(module_path))
-            continue
-        module = _load(name)
-        sub = subparsers.add_parser(name, help=module.HELP, description=module.HELP)
-        module.add_arguments(sub)
+    for name, help_text in SUBCOMMANDS.items():
+        sub = subparsers.add_parser(name, help=help_text, description=help_text)
+        if only is None or name == only:
+            _load(name).add_arguments(sub)
     return parser
-
-
-def _help_of(module_path: str) -> str:
-    module = importlib.import_module(module_path)
-    return str(module.HELP)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -118,7 +116,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         stream=sys.stderr,
     )
     try:
-        return int(_load(args.command).run(args))
+        return int(_load(args.command).run(args, Settings.from_env()))
     except KeyboardInterrupt:
         return 130
     except Exception as error:

@@ -1,8 +1,8 @@
 """`GET /api/openapi.json`: OpenAPI 3.1, built from the routes' own parameter declarations.
 
 Query parameters come from web/params.py (what the routes parse), so the document cannot
-promise a parameter the API refuses or miss one it takes. Response schemas describe
-projections.document's output; the schemathesis test holds the two together.
+promise a parameter the API refuses or miss one it takes. The response schemas are in
+web/openapi_schemas.py.
 """
 
 from __future__ import annotations
@@ -10,170 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from web import params
+from web.openapi_schemas import OBJECT, SCHEMAS, ref
 from web.params import Param
-
-_NULLABLE_TEXT = {"type": ["string", "null"]}
-_NULLABLE_TIME = {"type": ["string", "null"], "format": "date-time"}
-_TIME = {"type": "string", "format": "date-time"}
-_OBJECT = {"type": "object"}
-
-
-def _ref(name: str) -> dict[str, str]:
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
-_EXPLANATION = {
-    "type": "object",
-    "required": ["headline", "details", "diagnostics"],
-    "properties": {
-        "headline": {"type": "string"},
-        "details": {"type": "array", "items": {"type": "string"}},
-        "diagnostics": _OBJECT,
-    },
-}
-_RUN_PROPERTIES: dict[str, Any] = {
-    "id": {"type": "string", "format": "uuid"},
-    "workspace": {"type": "string"},
-    "operation_type": {"type": "string"},
-    "status": {"type": "string", "enum": ["queued", "running", "completed"]},
-    "outcome": _NULLABLE_TEXT,
-    "freshness": {"type": ["string", "null"], "enum": ["fresh", "stale", None]},
-    "ended_by": _NULLABLE_TEXT,
-    "reason_code": _NULLABLE_TEXT,
-    "explanation": _ref("Explanation"),
-    "attempts": {"type": "integer"},
-    "max_tries": {"type": "integer"},
-    "queued_at": _TIME,
-    "started_at": _NULLABLE_TIME,
-    "last_activity_at": _TIME,
-    "completed_at": _NULLABLE_TIME,
-    "stale_at": _NULLABLE_TIME,
-    "stale_after_seconds": {"type": ["number", "null"]},
-    "timeout_seconds": {"type": ["number", "null"]},
-    "heartbeats": {"type": "integer"},
-    "progress": _OBJECT,
-    "late_signals": {"type": "integer"},
-    "initiator": {"type": "string"},
-    "worker_id": _NULLABLE_TEXT,
-    "links": _OBJECT,
-}
-_TIMELINE_ENTRY = {
-    "type": "object",
-    "required": ["version", "position", "at", "event", "actor", "details"],
-    "properties": {
-        "version": {"type": "integer"},
-        "position": {"type": "integer"},
-        "at": _TIME,
-        "event": {"type": "string"},
-        "actor": {"type": "string"},
-        "attempt": {"type": ["integer", "null"]},
-        "since_previous_seconds": {"type": ["number", "null"]},
-        "details": _OBJECT,
-    },
-}
-_AUDIT_ENTRY = {
-    "type": "object",
-    "required": ["position", "at", "actor", "action", "workspace", "run_id", "details"],
-    "properties": {
-        "position": {"type": "integer"},
-        "at": _TIME,
-        "actor": {"type": "string"},
-        "action": {"type": "string"},
-        "workspace": {"type": "string"},
-        "operation_type": {"type": "string"},
-        "run_id": {"type": "string", "format": "uuid"},
-        "details": _OBJECT,
-        "links": _OBJECT,
-    },
-}
-_CURSORS = {"next_cursor": _NULLABLE_TEXT, "prev_cursor": _NULLABLE_TEXT}
-_COUNT_MAP = {"type": "object", "additionalProperties": {"type": "integer"}}
-SCHEMAS: dict[str, Any] = {
-    "Error": {
-        "type": "object",
-        "required": ["error"],
-        "properties": {
-            "error": {
-                "type": "object",
-                "required": ["code", "message"],
-                "properties": {
-                    "code": {"type": "string"},
-                    "message": {"type": "string"},
-                    "parameter": {"type": "string"},
-                },
-            }
-        },
-    },
-    "Explanation": _EXPLANATION,
-    "Run": {"type": "object", "required": list(_RUN_PROPERTIES), "properties": _RUN_PROPERTIES},
-    "RunDocument": {
-        "allOf": [
-            _ref("Run"),
-            {
-                "type": "object",
-                "required": ["timeline", "events", "params_summary", "summary"],
-                "properties": {
-                    "idempotency_key": _NULLABLE_TEXT,
-                    "params_summary": _OBJECT,
-                    "summary": _OBJECT,
-                    "events": {"type": "integer"},
-                    "timeline": {"type": "array", "items": _ref("TimelineEntry")},
-                    "timeline_next_cursor": _NULLABLE_TEXT,
-                },
-            },
-        ]
-    },
-    "RunsPage": {
-        "type": "object",
-        "required": ["runs", "next_cursor"],
-        "properties": {"runs": {"type": "array", "items": _ref("Run")}, **_CURSORS},
-    },
-    "TimelineEntry": _TIMELINE_ENTRY,
-    "TimelinePage": {
-        "type": "object",
-        "required": ["entries", "next_cursor", "events"],
-        "properties": {
-            "entries": {"type": "array", "items": _ref("TimelineEntry")},
-            "next_cursor": _NULLABLE_TEXT,
-            "events": {"type": "integer"},
-        },
-    },
-    "AuditEntry": _AUDIT_ENTRY,
-    "AuditPage": {
-        "type": "object",
-        "required": ["entries", "next_cursor"],
-        "properties": {"entries": {"type": "array", "items": _ref("AuditEntry")}, **_CURSORS},
-    },
-    "Stats": {
-        "type": "object",
-        "required": ["counts", "rows"],
-        "properties": {
-            "counts": {
-                "type": "object",
-                "properties": {
-                    "total": {"type": "integer"},
-                    "stale": {"type": "integer"},
-                    "by_status": _COUNT_MAP,
-                    "by_outcome": _COUNT_MAP,
-                    "by_ended_by": _COUNT_MAP,
-                    "by_reason_code": _COUNT_MAP,
-                    "failed_by": _COUNT_MAP,
-                },
-            },
-            "rows": {"type": "array", "items": _OBJECT},
-        },
-    },
-    "Health": {
-        "type": "object",
-        "required": ["status", "database", "redis"],
-        "properties": {
-            "status": {"type": "string", "enum": ["ok", "degraded", "unavailable"]},
-            "database": _OBJECT,
-            "redis": _OBJECT,
-            "projection": _OBJECT,
-        },
-    },
-}
 
 _ERRORS = {
     "400": "a parameter is malformed, unknown or given twice (the error names it)",
@@ -202,8 +40,8 @@ def _operation(
          "allowEmptyValue": True, "schema": p.schema()}  # empty: not filtered, the default
         for p in query
     ]  # fmt: skip
-    responses = {"200": _json(_ref(ok), "OK")}
-    responses |= {code: _json(_ref("Error"), _ERRORS[code]) for code in errors}
+    responses = {"200": _json(ref(ok), "OK")}
+    responses |= {code: _json(ref("Error"), _ERRORS[code]) for code in errors}
     operation: dict[str, Any] = {
         "summary": summary,
         "parameters": parameters,
@@ -234,7 +72,24 @@ _WITH_404 = ("400", "401", "403", "404", "503")
 
 
 def openapi_document() -> dict[str, Any]:
-    paths = {
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "runledger",
+            "version": "1",
+            "description": "Read-only API over runledger's run ledger (docs/api.md).",
+        },
+        "paths": {**_read_paths(), **_service_paths()},
+        "components": {
+            "schemas": SCHEMAS,
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        },
+    }
+
+
+def _read_paths() -> dict[str, Any]:
+    """The routes that need a token with a capability."""
+    return {
         "/api/runs": {
             "get": _operation("Runs, newest first", "runs:read", params.RUNS_LIST, "RunsPage")
         },
@@ -261,18 +116,24 @@ def openapi_document() -> dict[str, Any]:
         "/api/stats": {
             "get": _operation("Run counts", "runs:read", params.STATS, "Stats")
         },
+    }  # fmt: skip
+
+
+def _service_paths() -> dict[str, Any]:
+    """The routes that need no token: this document, health and metrics."""
+    return {
         "/api/openapi.json": {
             "get": {
                 "summary": "This document (no token needed)",
-                "responses": {"200": _json(_OBJECT, "OpenAPI 3.1")},
+                "responses": {"200": _json(OBJECT, "OpenAPI 3.1")},
             }
         },
         "/healthz": {
             "get": {
                 "summary": "Database, Redis and projection lag (no token needed)",
                 "responses": {
-                    "200": _json(_ref("Health"), "the database answers"),
-                    "503": _json(_ref("Health"), "the database does not answer"),
+                    "200": _json(ref("Health"), "the database answers"),
+                    "503": _json(ref("Health"), "the database does not answer"),
                 },
             }
         },
@@ -284,21 +145,8 @@ def openapi_document() -> dict[str, Any]:
                         "description": "the Prometheus text format",
                         "content": {"text/plain": {"schema": {"type": "string"}}},
                     },
-                    "503": _json(_ref("Error"), _ERRORS["503"]),
+                    "503": _json(ref("Error"), _ERRORS["503"]),
                 },
             }
-        },
-    }  # fmt: skip
-    return {
-        "openapi": "3.1.0",
-        "info": {
-            "title": "runledger",
-            "version": "1",
-            "description": "Read-only API over runledger's run ledger (docs/api.md).",
-        },
-        "paths": paths,
-        "components": {
-            "schemas": SCHEMAS,
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         },
     }

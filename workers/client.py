@@ -21,10 +21,16 @@ from uuid import UUID
 from arq.connections import ArqRedis
 from redis.exceptions import RedisError
 
-from ledger import Actor, DatabaseSettings, LedgerError, RunLedger, RunNotFoundError
+from ledger import (
+    Actor,
+    DatabaseSettings,
+    LedgerError,
+    QueueRequest,
+    RunLedger,
+    RunNotFoundError,
+)
 from ledger.limits import (
     PARAM_TEXT_LIMIT,
-    bounded_summary,
     check_depth,
     check_name,
     check_params_size,
@@ -32,6 +38,7 @@ from ledger.limits import (
     shown,
     too_deep,
 )
+from ledger.summaries import bounded_summary
 from workers.enqueue_batch import (
     EnqueueBatchFailedError,
     EnqueueItem,
@@ -159,7 +166,7 @@ class RunClient:
             raise EnqueueBatchFailedError(named, error) from error
         return [result.run_id for result in queued]
 
-    def _prepare(self, item: EnqueueItem) -> tuple[dict[str, Any], JobSpec]:
+    def _prepare(self, item: EnqueueItem) -> tuple[QueueRequest, JobSpec]:
         """What `ledger.queue` gets and the job arq will get, once the item passes the
         checks (nothing is recorded for an item that does not)."""
         check_name("operation type", item.operation_type)
@@ -169,16 +176,16 @@ class RunClient:
         if item.idempotency_key is not None:
             check_name("idempotency key", item.idempotency_key)
         kwargs = self._job_params(item.params)
-        request = {
-            "operation_type": item.operation_type,
-            "workspace": item.workspace,
-            "policy": declared.policy,
-            "initiator": item.initiator,
-            "params_summary": summarize(kwargs),
-            "idempotency_key": item.idempotency_key,
-            "actor": item.initiator,
-            "queue_name": self.queue_name,
-        }
+        request = QueueRequest(
+            operation_type=item.operation_type,
+            workspace=item.workspace,
+            policy=declared.policy,
+            initiator=item.initiator,
+            params_summary=summarize(kwargs),
+            idempotency_key=item.idempotency_key,
+            actor=item.initiator,
+            queue_name=self.queue_name,
+        )
         job = JobSpec(item.operation_type, "", self.queue_name, kwargs, item.defer_by, item.expires)
         return request, job
 

@@ -28,8 +28,8 @@ from arq.jobs import serialize_job
 from arq.utils import timestamp_ms, to_ms
 from redis.exceptions import RedisError
 
-from ledger import Actor, RunLedger
-from ledger.application import COMMAND_ERRORS, QueueResult
+from ledger import Actor, QueueRequest, QueueResult, RunLedger
+from ledger.application import COMMAND_ERRORS
 from workers.errors import EnqueueFailedError, WorkerError
 
 T = TypeVar("T")
@@ -209,7 +209,7 @@ class QueueBatcher:
     def __init__(self, ledger: RunLedger, redis: ArqRedis, *, max_batch: int = MAX_BATCH) -> None:
         self.ledger = ledger
         self.redis = redis
-        self.queue = GroupCall[dict[str, Any], QueueResult](self._save_batch, max_batch)
+        self.queue = GroupCall[QueueRequest, QueueResult](self._save_batch, max_batch)
         self.enqueue_job = GroupCall[JobSpec, bool](self._enqueue_batch, JOBS_PER_CALL)
 
     @property
@@ -220,7 +220,7 @@ class QueueBatcher:
         await self.queue.close()
         await self.enqueue_job.close()
 
-    async def _save_batch(self, requests: list[dict[str, Any]]) -> list[QueueResult | Exception]:
+    async def _save_batch(self, requests: list[QueueRequest]) -> list[QueueResult | Exception]:
         return await asyncio.to_thread(self._save, requests)
 
     async def _enqueue_batch(self, jobs: list[JobSpec]) -> list[bool | Exception]:
@@ -230,18 +230,18 @@ class QueueBatcher:
         except (RedisError, OSError) as error:
             return [error] * len(jobs)
 
-    def _save(self, requests: list[dict[str, Any]]) -> list[QueueResult | Exception]:
+    def _save(self, requests: list[QueueRequest]) -> list[QueueResult | Exception]:
         """One transaction for all; if one request is refused, each alone, so it fails
         only its own caller. Store errors reach every caller of the batch."""
         if len(requests) == 1:
-            return [self.ledger.queue(**requests[0])]
+            return [self.ledger.queue(requests[0])]
         try:
             return list(self.ledger.queue_many(requests))
         except COMMAND_ERRORS:
             return [self._alone(request) for request in requests]
 
-    def _alone(self, request: dict[str, Any]) -> QueueResult | Exception:
+    def _alone(self, request: QueueRequest) -> QueueResult | Exception:
         try:
-            return self.ledger.queue(**request)
+            return self.ledger.queue(request)
         except COMMAND_ERRORS as error:
             return error

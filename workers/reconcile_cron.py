@@ -21,20 +21,20 @@ from redis.asyncio import Redis
 from ledger import DatabaseSettings, PolicyError, RunLedger
 from projections import MonitoringView, ReconcileCandidate, Scope
 from projections.runner import CatchUpRunner
-from workers.bulk_read import use_bulk_reads
 from workers.reconcile_rules import DEFAULT_GRACE_SECONDS
 from workers.reconciler import Reconciler, ReconcileReport
-from workers.settings import QueueSettings
+from workers.settings import (
+    DEFAULT_INTERVAL_SECONDS,
+    QUEUE_KEY,
+    SETTINGS_KEY,
+    QueueSettings,
+    reconcile_interval_from,
+)
 
 log = logging.getLogger(__name__)
 
-DEFAULT_INTERVAL_SECONDS = 30
 DEFAULT_TIMEOUT_SECONDS = 30.0  # for a worker that serves no operation
-INTERVAL_VAR = "RUNLEDGER_RECONCILE_INTERVAL"
 CRON_NAME = "runledger:reconcile"
-# Where a worker's ctx holds the stores the reconciler cron job connects to.
-SETTINGS_KEY = "runledger_database_settings"
-QUEUE_KEY = "runledger_queue_settings"
 
 
 class IndexCandidates:
@@ -71,7 +71,7 @@ async def open_reconciler(
     redis: Redis | None = None,
 ) -> AsyncIterator[Reconciler]:
     """A Reconciler with its own ledger, read-model connection and (unless given) Redis."""
-    ledger = use_bulk_reads(RunLedger(settings))
+    ledger = RunLedger(settings, bulk_reads=True)
     candidates = CaughtUpCandidates(settings)
     client = redis if redis is not None else queue.client()
     try:
@@ -85,14 +85,7 @@ async def open_reconciler(
 
 def interval_from_env(environ: Mapping[str, str] | None = None) -> int:
     """RUNLEDGER_RECONCILE_INTERVAL (seconds between passes), default 30."""
-    environ = os.environ if environ is None else environ
-    raw = environ.get(INTERVAL_VAR) or str(DEFAULT_INTERVAL_SECONDS)
-    try:
-        interval = int(raw)
-    except ValueError:
-        raise PolicyError(f"{INTERVAL_VAR}={raw!r} is not a whole number of seconds") from None
-    cron_seconds(interval)  # validate now, with the rule in the message
-    return interval
+    return reconcile_interval_from(os.environ if environ is None else environ)
 
 
 def cron_seconds(interval: int) -> set[int]:

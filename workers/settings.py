@@ -9,12 +9,15 @@ from dataclasses import dataclass
 from arq.connections import ArqRedis, RedisSettings
 from arq.constants import default_queue_name
 
-from ledger import SettingsError
+from ledger import DatabaseSettings, PolicyError, SettingsError
 
 REDIS_URL_VAR = "RUNLEDGER_REDIS_URL"
 QUEUE_NAME_VAR = "RUNLEDGER_QUEUE_NAME"
 JOBS_VAR = "RUNLEDGER_JOBS"
 DEFAULT_REDIS_URL = "redis://localhost:6379/0"
+# Where a worker's ctx holds the stores the reconciler cron job connects to.
+SETTINGS_KEY = "runledger_database_settings"
+QUEUE_KEY = "runledger_queue_settings"
 # Clients fail fast: an enqueue must not hang for arq's 5 x 1 s connection retries.
 CONNECT_TIMEOUT = 3.0
 
@@ -60,3 +63,52 @@ def jobs_from_env(given: str | None, environ: Mapping[str, str] | None = None) -
     """`--jobs` if given, else RUNLEDGER_JOBS."""
     environ = os.environ if environ is None else environ
     return given or environ.get(JOBS_VAR) or None
+
+
+INTERVAL_VAR = "RUNLEDGER_RECONCILE_INTERVAL"
+DEFAULT_INTERVAL_SECONDS = 30
+
+
+def reconcile_interval_from(environ: Mapping[str, str]) -> int:
+    """RUNLEDGER_RECONCILE_INTERVAL: seconds between reconciler passes, dividing 60."""
+    raw = environ.get(INTERVAL_VAR) or str(DEFAULT_INTERVAL_SECONDS)
+    try:
+        interval = int(raw)
+    except ValueError:
+        raise PolicyError(f"{INTERVAL_VAR}={raw!r} is not a whole number of seconds") from None
+    if interval < 1 or 60 % interval:
+        raise PolicyError(
+            f"the reconcile interval must be a whole number of seconds dividing 60, got {interval}"
+        )
+    return interval
+
+
+# Which committer writes a worker's transitions (docs/workers.md): a process of its own,
+# a thread of the worker's, or by store (a process on PostgreSQL, a thread on SQLite).
+COMMITTER_VAR = "RUNLEDGER_COMMITTER"
+COMMITTERS = ("auto", "process", "thread")
+
+
+@dataclass(frozen=True)
+class WorkerSettings:
+    """What a worker is built from, read once at the edge (runledger.settings)."""
+
+    database: DatabaseSettings
+    queue: QueueSettings = QueueSettings()
+    reconcile_interval: int = DEFAULT_INTERVAL_SECONDS
+    heartbeat_interval: float = 1.0
+    commit_latency_log: str | None = None  # RUNLEDGER_COMMIT_LATENCY_LOG (JobTracker.commit)
+    committer: str = "auto"
+
+    def __post_init__(self) -> None:
+        if self.committer not in COMMITTERS:
+            raise SettingsError(
+                f"{COMMITTER_VAR}={self.committer!r} is not a committer",
+                hint="expected one of " + ", ".join(COMMITTERS),
+            )
+
+    @property
+    def committer_in_process(self) -> bool:
+        if self.committer == "auto":
+            return not self.database.is_postgres
+        return self.committer == "thread"

@@ -12,9 +12,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ledger import OperationPolicy
-from workers.operations import Operation
+from workers.errors import TimingViolationError
+from workers.operations import Operation, OperationRegistry
+
+if TYPE_CHECKING:
+    from arq.cron import CronJob
 
 # arq 0.28.0, worker.py: in_progress_timeout_s = max(timeouts) + 10.
 ARQ_REDELIVERY_EXTRA = 10.0
@@ -175,3 +180,26 @@ def _queued_violations(
 def _round_up(seconds: float) -> str:
     step = 60 if seconds > 120 else 10
     return f"{(int(seconds) // step + 1) * step} s"
+
+
+def timing_report(
+    operations: OperationRegistry,
+    cron_jobs: list[CronJob],
+    job_timeout: float | None = ARQ_DEFAULT_JOB_TIMEOUT,
+) -> TimingReport:
+    """How the timeouts of a worker's jobs sit against arq's redelivery window."""
+    return check_timing(
+        list(operations), other_timeouts=[c.timeout_s for c in cron_jobs], job_timeout=job_timeout
+    )
+
+
+def check_worker_timing(
+    operations: OperationRegistry, cron_jobs: list[CronJob], job_timeout: float | None
+) -> None:
+    """Raises TimingViolationError, naming each violation, for a worker whose timeouts
+    do not sit safely below arq's redelivery window."""
+    report = timing_report(operations, cron_jobs, job_timeout)
+    if not report.ok:
+        raise TimingViolationError(
+            "\n".join(report.lines()), hint="the worker refuses to start until fixed"
+        )

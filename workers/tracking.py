@@ -4,9 +4,8 @@ The job wrapper notes what the job did (returned, raised, asked for a retry, was
 cancelled); the worker's `finish_job` adds what arq decided (finished, or re-queued) and
 records the matching transition before arq writes its own result. `finish_failed_job`
 covers the endings where no job code runs, from the failed result arq is about to store.
-Recording never raises: a failing write is retried in the committer process (a
-GroupCommitter there) and an error that refuses a command is logged, never allowed to
-crash the worker.
+Recording never raises: a failing write is retried by the committer, and an error that
+refuses a command is logged, never allowed to crash the worker.
 """
 
 from __future__ import annotations
@@ -27,27 +26,23 @@ from ledger import (
     CompleteRun,
     FailByQueue,
     ReasonCode,
+    RetryReason,
     RunCommand,
     RunNotFoundError,
     ScheduleRetry,
 )
-from ledger.limits import (
-    TEXT_LIMIT,
-    bounded_summary,
-    clean_text,
-    is_plain,
-    safe_repr,
-    safe_str,
-)
-from workers.commit_channel import Committed, ProcessCommitter
+from ledger.limits import TEXT_LIMIT, clean_text, safe_repr, safe_str
+from ledger.summaries import bounded_summary, is_plain
+from workers.committer import Committed, Committer
+from workers.job_logs import guard_job_logs
 from workers.operations import JobOutcome, Operation
 
 log = logging.getLogger(__name__)
 
 # The reason a RetryScheduled gives when the job itself raised arq's Retry.
-RETRY_REQUESTED = "job.retry"
+RETRY_REQUESTED = RetryReason.REQUESTED
 # arq re-queues a job cancelled outside shutdown, timeout and abort (the job cancelled itself).
-CANCELLED_OUTSIDE_SHUTDOWN = "job.cancelled"
+CANCELLED_OUTSIDE_SHUTDOWN = RetryReason.CANCELLED
 # Names a file the worker appends one `COMMAND SECONDS` line to per durable command: the
 # time from a hook handing it to the committer to its commit (see JobTracker.commit).
 COMMIT_LATENCY_VAR = "RUNLEDGER_COMMIT_LATENCY_LOG"
@@ -98,40 +93,22 @@ def describe_exception(error: BaseException) -> str:
     return clean_text(f"{kind}: {text}" if text else kind, TEXT_LIMIT)
 
 
-class RenderableRecords(logging.Filter):
-    """Makes sure a log record's message can be rendered before any handler formats it.
-
-    arq logs a failed job as `"... failed, %s: %s" % (kind, exception)`. An exception
-    whose text cannot be made (one holding a 1,000-level nested value) raises
-    RecursionError there, which logging's StreamHandler re-raises (bpo-36272) into
-    arq's job loop: the whole worker would die of one job's exception. Such a record is
-    logged with a placeholder instead."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        try:
-            record.getMessage()
-        except Exception:
-            args = record.args if isinstance(record.args, tuple) else (record.args,)
-            record.args = tuple(a if isinstance(a, (int, float)) else safe_str(a) for a in args)
-            try:
-                record.getMessage()
-            except Exception as error:
-                record.msg = f"{safe_str(record.msg)} (not rendered: {type(error).__name__})"
-                record.args = None
-        return True
-
-
-_RENDERABLE = RenderableRecords()
-# The loggers that render a job's exception or result text.
-_JOB_LOGGERS = ("arq.worker", "arq.jobs", __name__)
-
-
-def guard_job_logs() -> None:
-    """Installs RenderableRecords on the loggers that render job text (once)."""
-    for name in _JOB_LOGGERS:
-        logger = logging.getLogger(name)
-        if _RENDERABLE not in logger.filters:
-            logger.addFilter(_RENDERABLE)
+def retry_command(track: JobTrack, *, shutting_down: bool, actor: str) -> ScheduleRetry:
+    """The command recording that arq will run the job again, and why."""
+    if track.verdict is Verdict.RETRY:
+        reason = RETRY_REQUESTED
+    elif track.verdict is Verdict.CANCELLED and shutting_down:
+        reason = RetryReason.WORKER_SHUTDOWN
+    else:
+        reason = CANCELLED_OUTSIDE_SHUTDOWN
+    return ScheduleRetry(
+        track.run_id,
+        actor,
+        attempt=track.attempt,
+        reason=reason,
+        defer_seconds=track.defer_seconds,
+        error=track.error,
+    )
 
 
 def end_command(
@@ -142,20 +119,7 @@ def end_command(
     if track.verdict in (None, Verdict.SKIPPED, Verdict.UNTRACKED):
         return None
     if not finished:
-        if track.verdict is Verdict.RETRY:
-            reason = RETRY_REQUESTED
-        elif track.verdict is Verdict.CANCELLED and shutting_down:
-            reason = ReasonCode.QUEUE_WORKER_SHUTDOWN
-        else:
-            reason = CANCELLED_OUTSIDE_SHUTDOWN
-        return ScheduleRetry(
-            run,
-            actor,
-            attempt=attempt,
-            reason=reason,
-            defer_seconds=track.defer_seconds,
-            error=track.error,
-        )
+        return retry_command(track, shutting_down=shutting_down, actor=actor)
     if track.verdict is Verdict.RETURNED and track.outcome is not None:
         summary = json_safe(track.outcome.summary)
         return CompleteRun(
@@ -209,11 +173,11 @@ def run_id_of(job_id: str) -> uuid.UUID | None:
 
 
 class JobTracker:
-    """A worker's bridge to the ledger: commits through its committer process."""
+    """A worker's bridge to the ledger: commits through its committer."""
 
     def __init__(
         self,
-        committer: ProcessCommitter,
+        committer: Committer,
         *,
         actor: str,
         worker_id: str,

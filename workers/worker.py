@@ -16,7 +16,6 @@ import logging
 import os
 import socket
 import time
-from collections.abc import Awaitable, Callable, Mapping
 from signal import Signals
 from typing import IO, Any
 
@@ -26,36 +25,25 @@ from arq.worker import Worker
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from ledger import Actor, DatabaseSettings, RunLedger
-from workers.bulk_read import use_bulk_reads
-from workers.commit_channel import ProcessCommitter
-from workers.errors import TimingViolationError
+from ledger import Actor
+from ledger.application import Clock, utcnow
+from workers.claims import claim_in_chains
+from workers.committer import Committer, LocalCommitter, ProcessCommitter
 from workers.execution import TRACKER_KEY, arq_function
 from workers.operations import OperationRegistry
-from workers.reconcile_cron import QUEUE_KEY, SETTINGS_KEY, interval_from_env, reconcile_cron_job
-from workers.settings import QueueSettings
-from workers.timing import ARQ_DEFAULT_JOB_TIMEOUT, TimingReport, check_timing
+from workers.settings import DEFAULT_INTERVAL_SECONDS, QUEUE_KEY, SETTINGS_KEY, WorkerSettings
+from workers.timing import ARQ_DEFAULT_JOB_TIMEOUT, check_worker_timing
 from workers.tracking import JobTracker
+from workers.worker_ledger import worker_ledger
 
 log = logging.getLogger(__name__)
 
-# Runs a worker's ledger keeps in memory (RunLedger cache_size): enough for every job in
-# flight to read its run once at Started and reuse it at its ending.
-WORKER_CACHE_SIZE = 10_000
-# No pre-ping on the worker's pool: it doubled the round trips of every ledger write, and
-# the GroupCommitter already retries a write that met a connection a restart killed.
-WORKER_LEDGER_ENV = {"POSTGRES_PRE_PING": "n"}
-# A busy worker sends its committer process at most one message per this many seconds
-# (ProcessCommitter.pace; the first after a quiet spell goes at once). What its jobs
-# record meanwhile travels, and commits, as one batch: one pipe write and one
-# transaction per pace instead of one per turn of the event loop, and the committer does
-# not linger on top. bench.worker_overhead measured 2.5, 5 and 10 ms alike, within its
-# noise, and all clearly ahead of a committer-side linger of 10 ms; 1 ms was worse.
+# A busy worker sends its committer at most one message per this many seconds: what its
+# jobs record meanwhile travels, and commits, as one batch (docs/benchmarks.md, "Worker
+# overhead", has the paces tried).
 WORKER_COMMIT_PACE = 0.005
-
-
-# Claim loops a LedgerWorker runs side by side for the ids of one poll (start_jobs):
-# bench.worker_overhead measured 2 well ahead of 1 (arq's) and 4 no better than 2.
+# Claim loops a LedgerWorker runs side by side for the ids of one poll (start_jobs);
+# docs/benchmarks.md has the counts tried.
 CLAIM_CHAINS = 2
 
 # What a Redis that is restarting, failing over or unreachable raises: the worker waits
@@ -71,42 +59,18 @@ REDIS_BACKOFF = 0.5
 REDIS_MAX_BACKOFF = 2.0
 
 
-def worker_ledger(settings: DatabaseSettings) -> RunLedger:
-    """The RunLedger a worker's committer process writes through (workers.commit_process)."""
-    ledger = RunLedger(settings, cache_size=WORKER_CACHE_SIZE, env=dict(WORKER_LEDGER_ENV))
-    return use_bulk_reads(ledger)
-
-
 def cron_jobs_for(
-    operations: OperationRegistry, reconcile_interval: int | None = None
+    operations: OperationRegistry, reconcile_interval: int = DEFAULT_INTERVAL_SECONDS
 ) -> list[CronJob]:
     """The cron jobs every runledger worker runs beside its operations: the stale-run
-    reconciler, every RUNLEDGER_RECONCILE_INTERVAL seconds (unique per tick, so a fleet
+    reconciler, every `reconcile_interval` seconds (unique per tick, so a fleet
     runs one pass per tick). Their timeouts count in the redelivery window the timing
     guard checks; the reconciler's is the longest operation timeout, so it adds nothing.
     """
+    from workers.reconcile_cron import reconcile_cron_job  # a burst worker runs none
+
     timeouts = [op.policy.timeout for op in operations if op.policy.timeout is not None]
-    interval = reconcile_interval or interval_from_env()
-    return [reconcile_cron_job(operation_timeouts=timeouts, interval=interval)]
-
-
-async def claim_in_chains(
-    claim: Callable[[list[bytes]], Awaitable[None]],
-    running: Mapping[str, asyncio.Task[Any]],
-    job_ids: list[bytes],
-    chains: int,
-) -> None:
-    """Hands `job_ids`, less those with a `running` task, to `chains` calls of arq's
-    claim loop (`Worker.start_jobs`), each with its own share, side by side."""
-    fresh = [j for j in job_ids if (t := running.get(j.decode())) is None or t.done()]
-    if chains < 2 or len(fresh) < 2:
-        await claim(fresh)
-        return
-    shares = [claim(fresh[chain::chains]) for chain in range(chains)]
-    # Every chain runs to its end before an error is raised: none is left claiming.
-    for outcome in await asyncio.gather(*shares, return_exceptions=True):
-        if isinstance(outcome, BaseException):
-            raise outcome
+    return [reconcile_cron_job(operation_timeouts=timeouts, interval=reconcile_interval)]
 
 
 class LedgerWorker(Worker):
@@ -269,70 +233,56 @@ class LedgerWorker(Worker):
             await self.tracker.close()
 
 
-def timing_report(
-    operations: OperationRegistry,
-    cron_jobs: list[CronJob],
-    job_timeout: float | None = ARQ_DEFAULT_JOB_TIMEOUT,
-) -> TimingReport:
-    return check_timing(
-        list(operations),
-        other_timeouts=[c.timeout_s for c in cron_jobs],
-        job_timeout=job_timeout,
-    )
-
-
 def worker_actor() -> tuple[str, str]:
     """This process's actor (`worker:HOST:PID`) and worker id (`HOST:PID`)."""
     host, pid = socket.gethostname(), os.getpid()
     return Actor.worker(host, pid), f"{host}:{pid}"
 
 
+def open_committer(settings: WorkerSettings, clock: Clock) -> Committer:
+    """The worker's committer: in a process of its own, or on a thread of this one."""
+    kind = LocalCommitter if settings.committer_in_process else ProcessCommitter
+    return kind(worker_ledger, settings.database, clock, pace=WORKER_COMMIT_PACE)
+
+
 def build_worker(
     operations: OperationRegistry,
-    ledger: RunLedger,
-    queue: QueueSettings,
+    settings: WorkerSettings,
     *,
-    heartbeat_interval: float = 1.0,
+    clock: Clock = utcnow,
     cron_jobs: list[CronJob] | None = None,
-    commit_latency_log: str | None = None,
-    **worker_settings: Any,
+    **arq_settings: Any,
 ) -> LedgerWorker:
     """A LedgerWorker for these operations; refuses (TimingViolationError) a misaligned one.
 
-    `commit_latency_log`: a file to append each durable command's hook-to-commit latency
-    to (JobTracker.commit; `runledger worker` takes it from RUNLEDGER_COMMIT_LATENCY_LOG).
-    `worker_settings` are arq's own (burst, max_jobs, poll_delay, handle_signals...).
+    `clock` stamps the transitions; `arq_settings` are arq's own (burst, max_jobs,
+    poll_delay, handle_signals...). A burst worker runs no cron job by default: it drains
+    the queue and exits, and a cron job would keep refilling it.
     """
-    if cron_jobs is None:
-        # A burst worker drains the queue and exits; a cron job would keep refilling it.
-        cron_jobs = [] if worker_settings.get("burst") else cron_jobs_for(operations)
-    crons = cron_jobs
-    job_timeout = worker_settings.get("job_timeout", ARQ_DEFAULT_JOB_TIMEOUT)
-    report = timing_report(operations, crons, job_timeout)
-    if not report.ok:
-        raise TimingViolationError(
-            "\n".join(report.lines()), hint="the worker refuses to start until fixed"
-        )
+    if cron_jobs is None and arq_settings.get("burst"):
+        cron_jobs = []
+    elif cron_jobs is None:
+        cron_jobs = cron_jobs_for(operations, settings.reconcile_interval)
+    check_worker_timing(
+        operations, cron_jobs, arq_settings.get("job_timeout", ARQ_DEFAULT_JOB_TIMEOUT)
+    )
     actor, worker_id = worker_actor()
-    # The ledger writer runs in a process of its own (workers.commit_process), off this
-    # process's GIL; `ledger` lends it its settings and clock.
-    committer = ProcessCommitter(worker_ledger, ledger, pace=WORKER_COMMIT_PACE)
     tracker = JobTracker(
-        committer,
+        open_committer(settings, clock),
         actor=actor,
         worker_id=worker_id,
-        heartbeat_interval=heartbeat_interval,
-        latency_log=_latency_log(commit_latency_log),
+        heartbeat_interval=settings.heartbeat_interval,
+        latency_log=_latency_log(settings.commit_latency_log),
     )
-    worker_settings.setdefault("redis_settings", queue.redis_settings())
+    arq_settings.setdefault("redis_settings", settings.queue.redis_settings())
     return LedgerWorker(
         operations,
         tracker,
-        cron_jobs=crons,
-        queue_name=queue.queue_name,
+        cron_jobs=cron_jobs,
+        queue_name=settings.queue.queue_name,
         # What the reconciler cron job connects to: this worker's own stores.
-        ctx={SETTINGS_KEY: ledger.settings, QUEUE_KEY: queue},
-        **worker_settings,
+        ctx={SETTINGS_KEY: settings.database, QUEUE_KEY: settings.queue},
+        **arq_settings,
     )
 
 

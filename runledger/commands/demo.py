@@ -15,13 +15,12 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from runledger.settings import Settings
+
 if TYPE_CHECKING:
     from rich.console import Console
 
     from runledger.demo.runner import Demo
-
-NAME = "demo"
-HELP = "run a demo: a private ledger, Redis, workers and dashboard, every way a run ends"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -47,14 +46,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )  # fmt: skip
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace, settings: Settings) -> int:
     import logging
 
     from rich.console import Console
 
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per poll is noise
     if args.queue_only:
-        from runledger.demo.runner import queue_demo_runs
+        from runledger.demo.queueing import queue_demo_runs
 
         return asyncio.run(queue_demo_runs(Console(highlight=False)))
 

@@ -12,11 +12,8 @@ from uuid import UUID
 from ledger import Actor
 from ledger.limits import check_name, shown, too_deep
 from runledger.commands.options import add_jobs_option
+from runledger.settings import Settings
 from workers import RunClient, WorkerError
-from workers.settings import jobs_from_env
-
-NAME = "enqueue"
-HELP = "queue a run of an operation type and print its run id"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -61,13 +58,13 @@ def _json_value(pair: str, value: str) -> Any:
         raise too_deep(f"--param {shown(pair)}") from None
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace, settings: Settings) -> int:
     # Refused before anything is dialled: a blank workspace is the caller's to fix.
     check_name("operation type", args.operation_type)
     check_name("workspace", args.workspace)
     if args.idempotency_key is not None:
         check_name("idempotency key", args.idempotency_key)
-    jobs = jobs_from_env(args.jobs)
+    jobs = settings.jobs(args.jobs)
     if not jobs:
         raise WorkerError(
             "enqueue needs the jobs module to know the operation's policy",

@@ -4,19 +4,16 @@ from __future__ import annotations
 
 import argparse
 
-from runledger.wiring import migrate_all, settings_from_env
-
-NAME = "migrate"
-HELP = "create the event store and read-model tables (safe to run again)"
+from runledger.settings import Settings
+from runledger.wiring import migrate_all
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     del parser  # no options
 
 
-def run(args: argparse.Namespace) -> int:
-    settings = settings_from_env()
-    for line in migrate_all(settings):
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    for line in migrate_all(settings.database):
         print(line)
-    print(f"migrated {settings.display()}")
+    print(f"migrated {settings.database.display()}")
     return 0

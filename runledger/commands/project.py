@@ -7,10 +7,7 @@ import signal
 from types import FrameType
 
 from projections.runner import CatchUpRunner, RunnerOptions
-from runledger.wiring import settings_from_env
-
-NAME = "project"
-HELP = "project ledger events into the monitoring read models (exactly once, batched)"
+from runledger.settings import Settings
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -29,9 +26,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace, settings: Settings) -> int:
     options = RunnerOptions(batch_size=args.batch_size, poll_interval=args.poll_interval)
-    runner = CatchUpRunner(settings_from_env(), options)
+    runner = CatchUpRunner(settings.database, options)
     if args.once:
         count = runner.run_once()
         print(f"projected {count} events")

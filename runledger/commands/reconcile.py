@@ -6,14 +6,10 @@ import argparse
 import asyncio
 import json
 
-from ledger import DatabaseSettings
+from runledger.settings import Settings
 from workers.reconcile_cron import open_reconciler
 from workers.reconcile_rules import DEFAULT_GRACE_SECONDS
 from workers.reconciler import ReconcileReport
-from workers.settings import QueueSettings
-
-NAME = "reconcile"
-HELP = "resolve runs stuck in queued or running, using arq's record of each job as evidence"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -31,8 +27,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def run(args: argparse.Namespace) -> int:
-    report = asyncio.run(_pass(args))
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    report = asyncio.run(_pass(args, settings))
     if args.json:
         print(json.dumps(report.to_json(), indent=2))
     else:
@@ -40,10 +36,8 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _pass(args: argparse.Namespace) -> ReconcileReport:
-    settings = DatabaseSettings.from_env()
-    queue = QueueSettings.from_env()
-    async with open_reconciler(settings, queue, grace=args.grace) as reconciler:
+async def _pass(args: argparse.Namespace, settings: Settings) -> ReconcileReport:
+    async with open_reconciler(settings.database, settings.queue, grace=args.grace) as reconciler:
         return await reconciler.run_once(dry_run=args.dry_run)
 
 

@@ -8,10 +8,7 @@ import sys
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from projections.replay import replay
-from runledger.wiring import settings_from_env
-
-NAME = "replay"
-HELP = "rebuild the read models from the event store beside the live ones, then swap them in"
+from runledger.settings import Settings
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -21,8 +18,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
-def run(args: argparse.Namespace) -> int:
-    settings = settings_from_env()
+def run(args: argparse.Namespace, settings: Settings) -> int:
     columns = (
         TextColumn("replaying"),
         BarColumn(),
@@ -36,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
         def advance(done: int, total: int) -> None:
             bar.update(task, completed=done, total=total)
 
-        result = replay(settings, batch_size=args.batch_size, progress=advance)
+        result = replay(settings.database, batch_size=args.batch_size, progress=advance)
     print(
         f"replayed {result.events} events of {result.runs} runs in {result.seconds:.1f}s "
         f"({result.rate:,.0f} events/s); read models now at position {result.position}",

@@ -23,12 +23,11 @@ from projections import MonitoringView, ReadRequestError, RunFilters, Scope
 from projections.db import DISCONNECTED, Connection
 from projections.document import run_document, runs_page_json
 from runledger.commands import tables
+from runledger.settings import Settings
 
 if TYPE_CHECKING:
     from web.params import Param
 
-NAME = "runs"
-HELP = "list runs, or show one: how it ended (or why it is stale), its timeline, diagnostics"
 
 EVERY_WORKSPACE = Scope.every_workspace()
 
@@ -62,17 +61,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def run(args: argparse.Namespace) -> int:
-    with _open_view() as view:
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    interval = float(settings.worker.reconcile_interval)  # the explanations predict passes
+    with _open_view(settings.database) as view:
         if args.action == "list":
-            return _list(view, args)
-        return _show(view, args.run_id, as_json=args.json)
+            return _list(view, args, interval)
+        return _show(view, args.run_id, interval, as_json=args.json)
 
 
-def _list(view: MonitoringView, args: argparse.Namespace) -> int:
+def _list(view: MonitoringView, args: argparse.Namespace, interval: float) -> int:
     from web import params
 
-    now, interval = utcnow(), _reconcile_interval()
+    now = utcnow()
     # Built as web/api.py builds it, from the same declarations.
     filters = RunFilters(**{p.name: getattr(args, p.name) for p in params.RUN_FILTERS})
     try:
@@ -93,11 +93,9 @@ def _list(view: MonitoringView, args: argparse.Namespace) -> int:
     return 0
 
 
-def _show(view: MonitoringView, run_id: UUID, *, as_json: bool) -> int:
+def _show(view: MonitoringView, run_id: UUID, interval: float, *, as_json: bool) -> int:
     now = utcnow()
-    document = run_document(
-        view, EVERY_WORKSPACE, run_id, now, reconcile_interval=_reconcile_interval()
-    )
+    document = run_document(view, EVERY_WORKSPACE, run_id, now, reconcile_interval=interval)
     if document is None:
         raise RunsCommandError(
             f"no run with id {run_id}", hint="`runledger runs list` shows the runs there are"
@@ -121,13 +119,6 @@ def print_json(document: Any) -> None:
     sys.stdout.flush()
     sys.stdout.buffer.write(encode_json(document) + b"\n")
     sys.stdout.buffer.flush()
-
-
-def _reconcile_interval() -> float:
-    """The reconciler's period, as the workers read it: the explanations predict its passes."""
-    from workers.reconcile_cron import interval_from_env
-
-    return float(interval_from_env())
 
 
 # -- options ---------------------------------------------------------------------------
@@ -185,8 +176,7 @@ def _run_id(text: str) -> UUID:
 
 
 @contextmanager
-def _open_view() -> Iterator[MonitoringView]:
-    settings = DatabaseSettings.from_env()
+def _open_view(settings: DatabaseSettings) -> Iterator[MonitoringView]:
     view = MonitoringView(settings, connections=_OneConnection(settings))
     try:
         yield view

@@ -15,10 +15,8 @@ from datetime import UTC, datetime
 
 from ledger import DatabaseSettings, utcnow
 from projections.db import Connection
+from runledger.settings import Settings
 from web.tokens import CAPABILITIES, TokenError, TokenInfo, TokenStore
-
-NAME = "token"
-HELP = "create, list and revoke operators' tokens for the web views and API"
 
 _COLUMNS = ("ID", "OPERATOR", "WORKSPACES", "CAPABILITIES", "CREATED", "LAST USED", "REVOKED")
 
@@ -51,8 +49,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     revoke.add_argument("token_id", metavar="TOKEN_ID", help="a token id, as `token list` shows")
 
 
-def run(args: argparse.Namespace) -> int:
-    with _open_store() as store:
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    with _open_store(settings.database) as store:
         if args.action == "create":
             return _create(store, args)
         if args.action == "list":
@@ -61,8 +59,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 @contextmanager
-def _open_store() -> Iterator[TokenStore]:
-    connections = _OneConnection(DatabaseSettings.from_env())
+def _open_store(settings: DatabaseSettings) -> Iterator[TokenStore]:
+    connections = _OneConnection(settings)
     try:
         yield TokenStore(connections)
     finally:

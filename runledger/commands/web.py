@@ -7,8 +7,8 @@ import contextlib
 import dataclasses
 import logging
 
-NAME = "web"
-HELP = "serve the monitoring views and the JSON API (needs RUNLEDGER_SECRET_KEY)"
+from runledger.settings import Settings
+
 STARTUP_FAILURE = 3  # the status uvicorn.run exits with when the server cannot start
 
 
@@ -19,24 +19,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", type=int, help="port (default: $RUNLEDGER_WEB_PORT or 8000)")
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
     from web.app import create_app
     from web.login_links import HideLoginCodes
     from web.settings import WebSettings
 
-    settings = WebSettings.from_env()
+    web = WebSettings.from_env(settings.environ)
     overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
-    settings = dataclasses.replace(settings, **overrides)
-    app = create_app(settings)
+    web = dataclasses.replace(web, **overrides)
+    app = create_app(web)
     logging.getLogger("runledger.web").info(
-        "serving %s on http://%s:%d", settings.database.display(), settings.host, settings.port
+        "serving %s on http://%s:%d", web.database.display(), web.host, web.port
     )
     config = uvicorn.Config(
         app,
-        host=settings.host,
-        port=settings.port,
+        host=web.host,
+        port=web.port,
         log_level="info",
         server_header=False,
         timeout_graceful_shutdown=5,

@@ -1,27 +1,23 @@
 """`runledger worker`: an arq worker that records every run's transitions in the ledger.
 
 It refuses to start when the timing guard finds a violation, and checks the database and
-Redis before serving, so a misconfiguration is one clear line, not a crash loop.
+Redis (side by side, while its committer starts) before serving, so a misconfiguration
+is one clear line, not a crash loop.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import sys
 
-from arq.connections import create_pool
-
+from ledger import DatabaseSettings, RunLedger
 from runledger.commands.options import add_jobs_option
-from runledger.wiring import settings_from_env
-from workers import QueueSettings, build_worker, load_operations
-from workers.settings import jobs_from_env
-from workers.tracking import COMMIT_LATENCY_VAR
-from workers.worker import cron_jobs_for, timing_report, worker_ledger
-
-NAME = "worker"
-HELP = "run an arq worker for the operations of --jobs, recording every run's transitions"
+from runledger.settings import Settings
+from workers.errors import TimingViolationError
+from workers.operations import load_operations
+from workers.settings import QueueSettings
+from workers.worker import build_worker
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -39,41 +35,50 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def run(args: argparse.Namespace) -> int:
-    operations = load_operations(jobs_from_env(args.jobs) or "")
-    report = timing_report(operations, cron_jobs_for(operations))
-    if not report.ok:
-        for line in report.lines():
-            print(line, file=sys.stderr)
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    operations = load_operations(settings.jobs(args.jobs))
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)  # arq's Worker takes the current loop
+    try:
+        worker = build_worker(
+            operations,
+            settings.worker,
+            burst=args.burst,
+            max_jobs=args.max_jobs,
+            poll_delay=args.poll_delay,
+        )
+    except TimingViolationError as error:
+        print(error, file=sys.stderr)
         print(
             "runledger worker: refusing to start until the timing violations are fixed",
             file=sys.stderr,
         )
         return 1
-    queue = QueueSettings.from_env()
-    ledger = worker_ledger(settings_from_env())
     try:
-        ledger.recorder.max_notification_id()  # the store answers and is migrated
-        loop = asyncio.new_event_loop()
-        asyncio.set_event_loop(loop)
-        loop.run_until_complete(_check_redis(queue))
-        worker = build_worker(
-            operations,
-            ledger,
-            queue,
-            burst=args.burst,
-            max_jobs=args.max_jobs,
-            poll_delay=args.poll_delay,
-            # Opt-in, for load tests: each durable command's hook-to-commit latency.
-            commit_latency_log=os.environ.get(COMMIT_LATENCY_VAR) or None,
-        )
-        worker.run()  # until SIGTERM/SIGINT (or an empty queue with --burst)
-    finally:
-        ledger.close()
+        loop.run_until_complete(_check_stores(settings.database, settings.queue))
+    except BaseException:
+        loop.run_until_complete(worker.tracker.close())
+        raise
+    worker.run()  # until SIGTERM/SIGINT (or an empty queue with --burst)
     return 0
 
 
+async def _check_stores(database: DatabaseSettings, queue: QueueSettings) -> None:
+    """Raises what is wrong with the database or Redis, if anything."""
+    await asyncio.gather(asyncio.to_thread(_check_database, database), _check_redis(queue))
+
+
+def _check_database(settings: DatabaseSettings) -> None:
+    ledger = RunLedger(settings)
+    try:
+        ledger.recorder.max_notification_id()  # the store answers and is migrated
+    finally:
+        ledger.close()
+
+
 async def _check_redis(queue: QueueSettings) -> None:
+    from arq.connections import create_pool
+
     settings = queue.redis_settings()
     settings.conn_retries = 0
     redis = await create_pool(settings)

@@ -1,5 +1,5 @@
-"""Driving the demo: stores, processes, the runs that tell each story, and watching the
-dashboard's JSON API until every story is told.
+"""Driving the demo: stores, processes, the runs that tell each story (queueing.py), and
+watching the dashboard's JSON API until every story is told.
 
 The orphan is the one story that needs timing: its worker is SIGKILLed at a moment
 chosen so that the run turns stale well before the next reconciler pass, so the
@@ -26,7 +26,8 @@ from rich.console import Console
 
 from ledger import DatabaseSettings, utcnow
 from runledger.demo.orphan_jobs import ORPHAN_QUEUE
-from runledger.demo.stories import BY_KEY, SAME_RUN_AS, STORIES, Document
+from runledger.demo.queueing import JOBS, ORPHAN_JOBS, queue_story_runs
+from runledger.demo.stories import BY_KEY, STORIES, Document
 from runledger.demo.supervisor import Supervisor, free_port, runledger_command
 from runledger.wiring import migrate_all
 
@@ -36,10 +37,6 @@ ORPHAN_STALE_AFTER = 46.0  # demo.rebuild_thumbnails' stale_running_after
 # to one heartbeat) falls early in a reconcile interval: it then shows stale for at
 # least ~5 s before the pass that heals it.
 KILL_SLOT = (1.2, 4.5)
-JOBS = "runledger.demo.jobs"
-TOLD_BY_THE_JOB = ("succeeded", "partial", "failed", "exception", "timeout", "retries",
-                   "progress", "running")  # fmt: skip
-ORPHAN_JOBS = "runledger.demo.orphan_jobs"
 
 
 @dataclass
@@ -113,36 +110,7 @@ class Demo:
     # -- telling the stories ----------------------------------------------------------------
 
     async def queue_runs(self) -> None:
-        from workers import RunClient
-        from workers.settings import QueueSettings
-
-        saved = dict(os.environ)
-        os.environ.update(self.env)
-        try:
-            async with RunClient.from_env(jobs=f"{JOBS},{ORPHAN_JOBS}") as client:
-                for story in STORIES:
-                    if story.key in SAME_RUN_AS or story.key in ("orphaned", "job_lost"):
-                        continue
-                    self.runs[story.key] = await client.enqueue(
-                        story.operation, workspace=_workspace(story.key), params=story.params
-                    )
-                lost = BY_KEY["job_lost"]
-                # Deferred, so no worker takes it before its job is made to vanish.
-                self.runs["job_lost"] = await client.enqueue(
-                    lost.operation, workspace="retail", params=lost.params, defer_by=600
-                )
-            queue = QueueSettings.from_env()
-            async with RunClient.from_env(jobs=ORPHAN_JOBS) as orphans:
-                orphans.queue_name = ORPHAN_QUEUE
-                self.runs["orphaned"] = await orphans.enqueue(
-                    "demo.rebuild_thumbnails", workspace="media"
-                )
-            await _vanish(queue.client(), queue.queue_name, self.runs["job_lost"])
-        finally:
-            os.environ.clear()
-            os.environ.update(saved)
-        for key, same in SAME_RUN_AS.items():
-            self.runs[key] = self.runs[same]
+        self.runs.update(await queue_story_runs(self.env))
 
     async def watch(self) -> bool:
         """Polls the API until every story is told (True) or the time is up (False)."""
@@ -242,10 +210,6 @@ def _default_port() -> int:
     return free_port()
 
 
-def _workspace(story: str) -> str:
-    return "media" if story in ("progress", "running") else "retail"
-
-
 def _create_token(settings: DatabaseSettings) -> tuple[str, str]:
     """The demo operator's token, and a one-time login link's code for it."""
     from projections.pool import ReadConnections
@@ -261,15 +225,6 @@ def _create_token(settings: DatabaseSettings) -> tuple[str, str]:
     return token, code
 
 
-async def _vanish(redis: Any, queue_name: str, run_id: UUID) -> None:
-    """Deletes a waiting job from arq, as a flushed or failed-over Redis would."""
-    try:
-        await redis.delete(f"arq:job:{run_id}")
-        await redis.zrem(queue_name, str(run_id))
-    finally:
-        await redis.aclose()
-
-
 async def _document(http: httpx.AsyncClient, run_id: UUID) -> Document | None:
     try:
         response = await http.get(f"/api/runs/{run_id}")
@@ -279,28 +234,3 @@ async def _document(http: httpx.AsyncClient, run_id: UUID) -> Document | None:
         return None  # not projected yet
     document: Document = response.json()
     return document
-
-
-async def queue_demo_runs(console: Console) -> int:
-    """One run per story the demo's own operations tell, into the configured ledger and
-    queue (compose.yaml's one-shot `demo-runs`): only when the workers serve the demo's
-    jobs, and once (idempotency keys), however often it is started."""
-    from workers import RunClient
-    from workers.settings import jobs_from_env
-
-    served = [name.strip() for name in (jobs_from_env(None) or "").split(",")]
-    if JOBS not in served:
-        console.print(f"RUNLEDGER_JOBS is not {JOBS}: no demo runs to queue")
-        return 0
-    async with RunClient.from_env(jobs=JOBS) as client:
-        for story in STORIES:
-            if story.key not in TOLD_BY_THE_JOB:
-                continue  # those need the demo's choreography (a kill, a lost job)
-            run_id = await client.enqueue(
-                story.operation,
-                workspace=_workspace(story.key),
-                params=story.params,
-                idempotency_key=f"demo:{story.key}",
-            )
-            console.print(f"queued {story.operation} ({story.title}): {run_id}", soft_wrap=True)
-    return 0

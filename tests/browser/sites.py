@@ -36,6 +36,7 @@ from projections.events import EventLog
 from projections.pool import ReadConnections
 from projections.projector import catch_up
 from runledger.wiring import migrate_all
+from tests import ledger_calls
 from tests.conftest import POSTGRES_URL, REDIS_URL
 from tests.e2e.cli import spawn, wait_for
 from tests.ui.scenery import fill
@@ -142,7 +143,9 @@ def _crashed_run(env: dict[str, str]) -> UUID:
         def beat() -> bool:
             if worker.poll() is not None:
                 raise AssertionError(f"the crawl worker exited: {worker.communicate()[1][-2000:]}")
-            return any(type(e).__name__ == "Heartbeat" for e in ledger.run_events(run_id))
+            return any(
+                type(e).__name__ == "Heartbeat" for e in ledger_calls.run_events(ledger, run_id)
+            )
 
         wait_for(beat, 30, "heartbeat of the crawl run")
     finally:

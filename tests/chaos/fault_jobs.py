@@ -39,7 +39,7 @@ RECORDS: dict[str, list[tuple[object, ...]]] = {
     "fault.heartbeat": [*STARTED, ("Completed", 1, "job.succeeded")],
     "fault.retry": [
         *STARTED,
-        ("RetryScheduled", 1, "job.retry"),
+        ("RetryScheduled", 1, "retry.requested"),
         ("Started", 2),
         ("Completed", 2, "job.succeeded"),
     ],

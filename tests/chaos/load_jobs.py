@@ -85,7 +85,7 @@ RECORDS: dict[str, list[tuple[object, ...]]] = {
     ],
     "load.retry": [
         *STARTED,
-        ("RetryScheduled", 1, "job.retry"),
+        ("RetryScheduled", 1, "retry.requested"),
         ("Started", 2),
         ("Completed", 2, "job.succeeded"),
     ],

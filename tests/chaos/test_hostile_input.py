@@ -48,7 +48,7 @@ from tests.chaos.hostile_jobs import HOSTILE_TYPE, HTML, MB, fingerprint, nested
 from tests.conftest import REDIS_URL, store_url
 from tests.e2e.cli import one_clear_line
 from tests.integration.worker_helpers import timeline
-from workers import QueueSettings, RunClient, build_worker, load_operations
+from workers import QueueSettings, RunClient, WorkerSettings, build_worker, load_operations
 
 with warnings.catch_warnings():  # starlette would rather have httpx2; httpx is what we have
     warnings.simplefilter("ignore")
@@ -155,7 +155,12 @@ async def _work(worked: Worked, queue: QueueSettings) -> None:
         await _enqueue_cases(c, worked.runs, worked.key)
         worked.runs["normal"] = await c.enqueue("hostile.normal", workspace="acme")
     worker = build_worker(
-        operations, worked.ledger, queue, burst=True, poll_delay=0.01, handle_signals=False
+        operations,
+        WorkerSettings(worked.ledger.settings, queue),
+        clock=worked.ledger.clock,
+        burst=True,
+        poll_delay=0.01,
+        handle_signals=False,
     )
     short = _ShortRecords()  # after the worker's own guard, which it relies on
     loggers = [logging.getLogger(name) for name in ("arq.worker", "arq.jobs")]

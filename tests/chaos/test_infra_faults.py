@@ -58,7 +58,7 @@ from tests.chaos.servers import (
     record_of,
     wait_until,
 )
-from workers import QueueSettings, build_worker, load_operations
+from workers import QueueSettings, WorkerSettings, build_worker, load_operations
 from workers.reconcile_rules import DEFAULT_GRACE_SECONDS
 from workers.worker import REDIS_UNAVAILABLE
 
@@ -328,7 +328,8 @@ async def test_a_worker_polls_through_a_redis_outage_and_keeps_every_job_slot(
     list(migrate_all(settings))
     ledger = RunLedger(settings)
     queue = QueueSettings(redis_private.url, f"faults:{uuid.uuid4().hex[:8]}")
-    worker = build_worker(load_operations(JOBS), ledger, queue, cron_jobs=[], max_jobs=4,
+    worker = build_worker(load_operations(JOBS), WorkerSettings(ledger.settings, queue),
+                          clock=ledger.clock, cron_jobs=[], max_jobs=4,
                           poll_delay=0.05, handle_signals=False)  # fmt: skip
     worker._pool = await create_pool(queue.redis_settings(), default_queue_name=queue.queue_name)
     free = worker.sem._value  # arq's semaphore: max_jobs + 1

@@ -78,7 +78,7 @@ from tests.chaos.servers import (
     events_by_run,
     wait_until,
 )
-from workers import QueueSettings, RunClient, build_worker, load_operations
+from workers import QueueSettings, RunClient, WorkerSettings, build_worker, load_operations
 
 JOBS = "tests.chaos_jobs"
 INTERVAL = 5  # RUNLEDGER_RECONCILE_INTERVAL: each worker's reconciler cron
@@ -556,7 +556,8 @@ async def test_a_sigterm_while_a_jobs_ending_is_recorded_stops_the_worker_in_ord
     operations = load_operations(JOBS)
     async with RunClient(ledger, queue.client(), operations) as client:
         run_id = await client.enqueue("chaos.quick", workspace="acme")
-    worker = build_worker(operations, ledger, queue, cron_jobs=[], poll_delay=0.05,
+    worker = build_worker(operations, WorkerSettings(ledger.settings, queue), clock=ledger.clock,
+                          cron_jobs=[], poll_delay=0.05,
                           handle_signals=False)  # fmt: skip
     reached, release = asyncio.Event(), asyncio.Event()
     record_end = worker.tracker.record_end

@@ -23,7 +23,7 @@ from projections.events import EventLog
 from projections.projector import catch_up
 from tests.e2e.cli import one_clear_line, runledger
 from tests.integration.workload import FAST, mixed_workload
-from web.openapi import SCHEMAS
+from web.openapi_schemas import SCHEMAS
 
 EVIL_WORKSPACE = "ops\x1b[2J"  # an ANSI "clear screen" in a workspace name
 

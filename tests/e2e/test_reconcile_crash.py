@@ -21,6 +21,7 @@ from uuid import UUID
 import pytest
 
 from ledger import RunLedger
+from tests import ledger_calls
 from tests.e2e.cli import runledger, spawn, wait_for
 
 JOBS = "tests.e2e_reconcile_jobs"
@@ -32,7 +33,7 @@ STALE_RUNNING_AFTER = 22  # tests/e2e_reconcile_jobs.py
 def events(env_ledger: RunLedger, run_id: UUID) -> list[tuple[Any, ...]]:
     return [
         (type(e).__name__, getattr(e, "attempt", None), getattr(e, "reason_code", None))
-        for e in env_ledger.run_events(run_id)
+        for e in ledger_calls.run_events(env_ledger, run_id)
     ]
 
 
@@ -86,7 +87,9 @@ def test_with_no_worker_back_the_reconciler_heals_the_run_past_its_threshold(
         "reconciler.stale_running",
     )
     [reconciled] = [
-        e for e in env_ledger.run_events(run_id) if type(e).__name__ == "ReconciledStale"
+        e
+        for e in ledger_calls.run_events(env_ledger, run_id)
+        if type(e).__name__ == "ReconciledStale"
     ]
     # The in-progress key had expired: arq held the job for redelivery.
     assert reconciled.evidence["arq_job_state"] == "queued"

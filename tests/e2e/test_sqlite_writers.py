@@ -46,15 +46,15 @@ RECORDS: dict[str, list[tuple[object, ...]]] = {
     "busy.nap": [*STARTED, ("Completed", 1, "job.succeeded")],
     "busy.retry": [
         *STARTED,
-        ("RetryScheduled", 1, "job.retry"),
+        ("RetryScheduled", 1, "retry.requested"),
         ("Started", 2),
         ("Completed", 2, "job.succeeded"),
     ],
     "busy.always_retry": [
         *STARTED,
-        ("RetryScheduled", 1, "job.retry"),
+        ("RetryScheduled", 1, "retry.requested"),
         ("Started", 2),
-        ("RetryScheduled", 2, "job.retry"),
+        ("RetryScheduled", 2, "retry.requested"),
         ("QueueFailed", 3, "queue.max_tries_exceeded"),
     ],
     "busy.hang": [*STARTED, ("QueueFailed", 1, "queue.timeout")],  # after its 2 s timeout

@@ -13,6 +13,7 @@ from uuid import UUID
 import pytest
 
 from ledger import RunLedger
+from tests import ledger_calls
 from tests.e2e.cli import runledger, spawn, wait_for
 
 JOBS = "tests.e2e_jobs"
@@ -23,7 +24,10 @@ REDELIVERY_DEADLINE = 30.0
 
 
 def events(env_ledger: RunLedger, run_id: UUID) -> list[tuple[Any, ...]]:
-    return [(type(e).__name__, getattr(e, "attempt", None)) for e in env_ledger.run_events(run_id)]
+    return [
+        (type(e).__name__, getattr(e, "attempt", None))
+        for e in ledger_calls.run_events(env_ledger, run_id)
+    ]
 
 
 def test_a_killed_workers_run_is_redelivered_and_completed_by_another_worker(
@@ -73,11 +77,11 @@ def test_a_sigterm_mid_job_schedules_a_retry_that_the_next_worker_runs(
     first.send_signal(signal.SIGTERM)
     _, stderr = first.communicate(timeout=20)
     assert first.returncode == 0, stderr
-    retry = env_ledger.run_events(run_id)[-1]
+    retry = ledger_calls.run_events(env_ledger, run_id)[-1]
     assert (type(retry).__name__, retry.attempt, retry.reason) == (
         "RetryScheduled",
         1,
-        "queue.worker_shutdown",
+        "retry.worker_shutdown",
     )
     assert not env_ledger.state(run_id).is_terminal
 

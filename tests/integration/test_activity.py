@@ -15,6 +15,7 @@ from projections.db import Connection
 from projections.events import EventLog
 from projections.projector import catch_up
 from projections.replay import replay
+from tests import ledger_calls
 from tests.integration.workload import FAST, W1, mixed_workload
 
 ALL = Scope.every_workspace()
@@ -63,9 +64,9 @@ def run_ending_at(
     """A run queued and started a minute before `ended`, completed by its job then."""
     clock.at = ended - MINUTE
     run_id = ledger.queue(operation_type="report.build", workspace=workspace, policy=FAST).run_id
-    ledger.start(run_id, attempt=1, worker_id=W1, actor=W1)
+    ledger_calls.start(ledger, run_id, attempt=1, worker_id=W1, actor=W1)
     clock.at = ended
-    ledger.complete(run_id, attempt=1, reason_code=ReasonCode.JOB_SUCCEEDED, actor=W1)
+    ledger_calls.complete(ledger, run_id, attempt=1, reason_code=ReasonCode.JOB_SUCCEEDED, actor=W1)
     return run_id
 
 
@@ -75,13 +76,17 @@ def test_a_run_counts_once_in_the_bucket_of_its_terminal_event(
     run_ending_at(ledger, clock, BASE + 7 * MINUTE)  # queued in one bucket, ended in the next
     clock.at = BASE + 11 * MINUTE
     failed = ledger.queue(operation_type="inventory.sync", workspace="beta", policy=FAST).run_id
-    ledger.start(failed, attempt=1, worker_id=W1, actor=W1)
-    ledger.fail_by_queue(failed, attempt=1, reason_code=ReasonCode.QUEUE_TIMEOUT, actor=W1)
+    ledger_calls.start(ledger, failed, attempt=1, worker_id=W1, actor=W1)
+    ledger_calls.fail_by_queue(
+        ledger, failed, attempt=1, reason_code=ReasonCode.QUEUE_TIMEOUT, actor=W1
+    )
     clock.at = BASE + 14 * MINUTE
     lost = ledger.queue(operation_type="inventory.sync", workspace="acme", policy=FAST).run_id
-    ledger.reconcile_stale(lost, reason_code=ReasonCode.RECONCILER_JOB_LOST, evidence={})
+    ledger_calls.reconcile_stale(
+        ledger, lost, reason_code=ReasonCode.RECONCILER_JOB_LOST, evidence={}
+    )
     running = ledger.queue(operation_type="inventory.sync", workspace="acme", policy=FAST).run_id
-    ledger.start(running, attempt=1, worker_id=W1, actor=W1)  # not ended: not counted
+    ledger_calls.start(ledger, running, attempt=1, worker_id=W1, actor=W1)  # not ended: not counted
     project(ledger)
 
     buckets = view.activity(ALL, since=BASE, until=BASE + timedelta(hours=1))
@@ -100,9 +105,11 @@ def test_a_late_signal_after_the_run_ended_counts_nothing_more(
     run_id = run_ending_at(ledger, clock, BASE + 2 * MINUTE)
     project(ledger)  # the run is completed in the stored rows before the late signal comes
     clock.at = BASE + 21 * MINUTE
-    ledger.complete(run_id, attempt=1, reason_code=ReasonCode.JOB_FAILED, actor=W1)
+    ledger_calls.complete(ledger, run_id, attempt=1, reason_code=ReasonCode.JOB_FAILED, actor=W1)
     clock.at = BASE + 22 * MINUTE
-    ledger.fail_by_queue(run_id, attempt=1, reason_code=ReasonCode.QUEUE_TIMEOUT, actor=W1)
+    ledger_calls.fail_by_queue(
+        ledger, run_id, attempt=1, reason_code=ReasonCode.QUEUE_TIMEOUT, actor=W1
+    )
     assert project(ledger) == 2
 
     assert view.activity(ALL, since=BASE, until=BASE + timedelta(hours=1)) == [

@@ -13,7 +13,6 @@ from ledger import (
     RunLedger,
     StartRun,
 )
-from workers.bulk_read import use_bulk_reads
 
 WORKER = "worker:host:1"
 
@@ -29,9 +28,9 @@ def test_many_runs_read_at_once_are_the_runs_read_one_by_one(
     wanted = [*ids, uuid.uuid4()]  # one the store does not hold is left out
     one_by_one = {ledger.state(run_id).id: ledger.state(run_id) for run_id in ids}
 
-    bulk = use_bulk_reads(RunLedger(DatabaseSettings.from_url(migrated_url)))
+    bulk = RunLedger(DatabaseSettings.from_url(migrated_url), bulk_reads=True)
     try:
-        assert (bulk.select_many is not None) == bulk.settings.is_postgres
+        assert bulk.bulk_reads == bulk.settings.is_postgres
         for chunk in (1000, 3):  # one query, and several
             read = bulk.states(wanted, chunk=chunk)
             assert sorted(state.id for state in read) == sorted(ids)

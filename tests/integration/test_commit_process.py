@@ -1,5 +1,6 @@
-"""The committer process: commands committed outside the worker's GIL, acknowledged only
-once durable, and never lost when the process dies."""
+"""The committers: commands acknowledged only once durable, and never lost when the
+committer process dies. What holds for both is tested on both (LocalCommitter commits
+from a thread of this process)."""
 
 from __future__ import annotations
 
@@ -27,8 +28,8 @@ from tests.integration.worker_helpers import (
     run_burst,
     timeline,
 )
-from workers import QueueSettings, RunClient, load_operations
-from workers.commit_channel import CommitterDiedError, ProcessCommitter
+from workers import QueueSettings, RunClient, WorkerSettings, load_operations
+from workers.committer import CommitterDiedError, LocalCommitter, ProcessCommitter
 from workers.operations import OperationRegistry
 from workers.worker import build_worker, worker_ledger
 
@@ -60,24 +61,41 @@ def start(run_id: uuid.UUID) -> StartRun:
 
 @pytest.fixture
 async def committer(ledger: RunLedger) -> AsyncIterator[ProcessCommitter]:
-    committer = ProcessCommitter(worker_ledger, ledger)
+    committer = ProcessCommitter(worker_ledger, ledger.settings, ledger.clock)
+    yield committer
+    await committer.aclose()
+
+
+@pytest.fixture(params=[ProcessCommitter, LocalCommitter], ids=["process", "thread"])
+async def either(
+    ledger: RunLedger, request: pytest.FixtureRequest
+) -> AsyncIterator[ProcessCommitter]:
+    committer: ProcessCommitter = request.param(worker_ledger, ledger.settings, ledger.clock)
     yield committer
     await committer.aclose()
 
 
 async def test_a_command_is_acknowledged_once_durable_with_what_the_worker_reads(
+    ledger: RunLedger, either: ProcessCommitter
+) -> None:
+    (run_id,) = queue_runs(ledger, 1)
+    started = await either.commit(start(run_id))
+    assert (started.effect, started.status) == (Effect.APPLIED, RunStatus.RUNNING)
+    assert ledger.state(run_id).status is RunStatus.RUNNING  # durable when acknowledged
+
+
+async def test_the_process_committer_writes_from_another_process(
     ledger: RunLedger, committer: ProcessCommitter
 ) -> None:
     (run_id,) = queue_runs(ledger, 1)
-    started = await committer.commit(start(run_id))
-    assert (started.effect, started.status) == (Effect.APPLIED, RunStatus.RUNNING)
-    assert ledger.state(run_id).status is RunStatus.RUNNING  # durable when acknowledged
-    assert committer.pid != os.getpid()
+    await committer.commit(start(run_id))
+    assert committer.pid not in (None, os.getpid())
 
 
 async def test_a_refused_command_fails_alone_and_its_batch_commits(
-    ledger: RunLedger, committer: ProcessCommitter
+    ledger: RunLedger, either: ProcessCommitter
 ) -> None:
+    committer = either
     runs = queue_runs(ledger, 3)
     unknown = uuid.uuid4()
     results = await asyncio.gather(
@@ -89,8 +107,9 @@ async def test_a_refused_command_fails_alone_and_its_batch_commits(
 
 
 async def test_a_cancelled_wait_does_not_cancel_its_command(
-    ledger: RunLedger, committer: ProcessCommitter
+    ledger: RunLedger, either: ProcessCommitter
 ) -> None:
+    committer = either
     (run_id,) = queue_runs(ledger, 1)
     waiting = asyncio.create_task(committer.commit(start(run_id)))
     await asyncio.sleep(0)  # one turn of the loop (not a wait): the command is submitted
@@ -106,7 +125,7 @@ async def test_a_paced_committer_sends_what_comes_within_one_pace_as_one_message
     ledger: RunLedger,
 ) -> None:
     pace = 0.5
-    committer = ProcessCommitter(worker_ledger, ledger, pace=pace)
+    committer = ProcessCommitter(worker_ledger, ledger.settings, ledger.clock, pace=pace)
     try:
         runs = queue_runs(ledger, 11)
         loop = asyncio.get_running_loop()
@@ -126,7 +145,7 @@ async def test_a_paced_committer_sends_what_comes_within_one_pace_as_one_message
 async def test_commands_held_by_the_pace_survive_a_committer_killed_meanwhile(
     ledger: RunLedger,
 ) -> None:
-    committer = ProcessCommitter(worker_ledger, ledger, pace=0.5)
+    committer = ProcessCommitter(worker_ledger, ledger.settings, ledger.clock, pace=0.5)
     try:
         runs = queue_runs(ledger, 6)
         first = committer.pid
@@ -159,16 +178,18 @@ async def test_a_killed_committer_is_restarted_and_its_unacknowledged_commands_r
     assert all(timeline(ledger, r) == [("Queued",), ("Started", 1)] for r in runs)
 
 
+@pytest.mark.parametrize("kind", [ProcessCommitter, LocalCommitter], ids=["process", "thread"])
 async def test_closing_drains_every_submitted_command_then_stops_the_process(
-    ledger: RunLedger,
+    ledger: RunLedger, kind: type[ProcessCommitter]
 ) -> None:
-    committer = ProcessCommitter(worker_ledger, ledger)
+    committer = kind(worker_ledger, ledger.settings, ledger.clock)
     runs = queue_runs(ledger, 30)
     waits = [asyncio.create_task(committer.commit(start(r))) for r in runs]
     await asyncio.sleep(0)  # one turn of the loop (not a wait): all 30 are submitted
     await committer.aclose()
     assert all(w.done() and w.result().effect is Effect.APPLIED for w in waits)
-    assert committer.process.exitcode == 0
+    assert not committer.process.is_alive()
+    assert getattr(committer.process, "exitcode", 0) == 0
     assert {ledger.state(r).status for r in runs} == {RunStatus.RUNNING}
 
 
@@ -185,21 +206,23 @@ async def test_a_worker_whose_committer_was_killed_still_records_every_job(
             for _ in range(5)
         ]
     worker = build_worker(
-        OperationRegistry(operations), ledger, queue,
-        burst=True, poll_delay=0.01, handle_signals=False, cron_jobs=[],
+        OperationRegistry(operations), WorkerSettings(ledger.settings, queue, committer="process"),
+        clock=ledger.clock, burst=True, poll_delay=0.01, handle_signals=False, cron_jobs=[],
     )  # fmt: skip
-    killed = worker.tracker.committer.pid
+    committer = worker.tracker.committer
+    assert isinstance(committer, ProcessCommitter)
+    killed = committer.pid
     assert killed is not None
     os.kill(killed, signal.SIGKILL)
     await run_burst(worker)
-    assert worker.tracker.committer.restarts == 1
+    assert committer.restarts == 1
     assert_each_succeeded_once(ledger, run_ids)
 
 
 async def test_a_committer_that_cannot_be_restarted_fails_every_command_loudly(
     ledger: RunLedger, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    committer = ProcessCommitter(ledger_unless_broken, ledger)
+    committer = ProcessCommitter(ledger_unless_broken, ledger.settings, ledger.clock)
     runs = queue_runs(ledger, 3)
     assert (await committer.commit(start(runs[0]))).effect is Effect.APPLIED
     monkeypatch.setenv(BROKEN, "1")

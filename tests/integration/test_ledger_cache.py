@@ -18,6 +18,7 @@ from ledger import (
     RunNotFoundError,
     StartRun,
 )
+from tests import ledger_calls
 
 WORKER = "worker:host:1"
 
@@ -37,13 +38,17 @@ def test_a_cached_run_ended_by_another_process_meanwhile_records_a_late_signal(
     ).run_id
     cached.execute(StartRun(run_id, WORKER, attempt=1, worker_id="host:1"))
     # Another process (the reconciler) ends the run behind the cache's back.
-    ledger.reconcile_stale(run_id, reason_code=ReasonCode.RECONCILER_STALE_RUNNING, evidence={})
+    ledger_calls.reconcile_stale(
+        ledger, run_id, reason_code=ReasonCode.RECONCILER_STALE_RUNNING, evidence={}
+    )
     done = cached.execute(
         CompleteRun(run_id, WORKER, attempt=1, reason_code=ReasonCode.JOB_SUCCEEDED)
     )
     assert done.effect is Effect.LATE
     assert done.run.reason_code == "reconciler.stale_running"
-    assert [type(e).__name__ for e in ledger.run_events(run_id)][-1] == ("LateSignalRecorded")
+    assert [type(e).__name__ for e in ledger_calls.run_events(ledger, run_id)][-1] == (
+        "LateSignalRecorded"
+    )
 
 
 def test_a_batch_that_meets_a_conflict_reloads_every_run_it_cached(
@@ -52,7 +57,7 @@ def test_a_batch_that_meets_a_conflict_reloads_every_run_it_cached(
     policy = OperationPolicy(timeout=5)
     a, b = (ledger.queue(operation_type="t", workspace="w", policy=policy).run_id for _ in "ab")
     cached.execute_many([StartRun(r, WORKER, attempt=1, worker_id="host:1") for r in (a, b)])
-    ledger.start(a, attempt=2, worker_id="other:2", actor="worker:other:2")
+    ledger_calls.start(ledger, a, attempt=2, worker_id="other:2", actor="worker:other:2")
     results = cached.execute_many(
         [CompleteRun(r, WORKER, attempt=1, reason_code=ReasonCode.JOB_SUCCEEDED) for r in (a, b)]
     )

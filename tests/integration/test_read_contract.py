@@ -34,7 +34,9 @@ def long_running_job(ledger: RunLedger, beats: int) -> UUID:
     run.start(attempt=1, worker_id=W1, actor=W1, at=at)
     for n in range(beats):
         run.heartbeat(attempt=1, progress={"done": n + 1, "total": beats}, actor=W1, at=at)
-    run.schedule_retry(attempt=1, reason="Retry", defer_seconds=0, error=None, actor=W1, at=at)
+    run.schedule_retry(
+        attempt=1, reason="retry.requested", defer_seconds=0, error=None, actor=W1, at=at
+    )
     run.start(attempt=2, worker_id=W1, actor=W1, at=at)
     run.heartbeat(attempt=2, progress={"done": 1}, actor=W1, at=at)
     run.heartbeat(attempt=2, progress={"done": 2}, actor=W1, at=at)

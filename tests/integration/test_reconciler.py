@@ -31,6 +31,7 @@ from ledger import (
     RunStatus,
 )
 from projections.runner import CatchUpRunner
+from tests import ledger_calls
 from workers import QueueSettings
 from workers.reconcile_cron import CaughtUpCandidates, IndexCandidates
 from workers.reconciler import Reconciler
@@ -77,7 +78,7 @@ class Setup:
             operation_type="rtest.job", workspace="acme", policy=POLICY
         ).run_id
         if started:
-            self.ledger.start(run_id, attempt=1, worker_id=WORKER, actor=WORKER)
+            ledger_calls.start(self.ledger, run_id, attempt=1, worker_id=WORKER, actor=WORKER)
         return run_id
 
     async def enqueue(self, run_id: UUID, function: str = "rtest.job", **kwargs: Any) -> None:
@@ -87,11 +88,13 @@ class Setup:
         assert job is not None
 
     def events(self, run_id: UUID) -> list[str]:
-        return [type(e).__name__ for e in self.ledger.run_events(run_id)]
+        return [type(e).__name__ for e in ledger_calls.run_events(self.ledger, run_id)]
 
     def reconciled(self, run_id: UUID) -> OperationRun.ReconciledStale:
         [event] = [
-            e for e in self.ledger.run_events(run_id) if type(e).__name__ == "ReconciledStale"
+            e
+            for e in ledger_calls.run_events(self.ledger, run_id)
+            if type(e).__name__ == "ReconciledStale"
         ]
         return event  # type: ignore[no-any-return]
 
@@ -112,7 +115,9 @@ async def test_run_126_a_run_left_running_past_its_threshold_is_resolved_once(se
     orphan = setup.queue_run(started=True)
     await setup.enqueue(orphan)  # arq holds it for redelivery, as after a worker crash
     done = setup.queue_run(started=True)
-    setup.ledger.complete(done, attempt=1, reason_code=ReasonCode.JOB_SUCCEEDED, actor=WORKER)
+    ledger_calls.complete(
+        setup.ledger, done, attempt=1, reason_code=ReasonCode.JOB_SUCCEEDED, actor=WORKER
+    )
     setup.clock.advance(POLICY.stale_running_after + 1)
     fresh = setup.queue_run(started=True)
     await setup.enqueue(fresh)
@@ -257,7 +262,7 @@ async def test_a_run_that_showed_life_after_the_read_model_saw_it_is_not_healed(
     setup.clock.advance(POLICY.stale_running_after + 1)
     CatchUpRunner(setup.settings).run_once()
     # A heartbeat the read model has not projected yet: the index still says stale.
-    setup.ledger.heartbeat(run_id, attempt=1, actor=WORKER)
+    ledger_calls.heartbeat(setup.ledger, run_id, attempt=1, actor=WORKER)
     report = await setup.reconciler(caught_up=False).run_once()
     assert report.checked == 1 and report.healed == []
     assert setup.events(run_id) == ["Queued", "Started", "Heartbeat"]

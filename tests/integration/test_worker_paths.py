@@ -18,7 +18,7 @@ from arq.utils import timestamp_ms
 from arq.worker import Worker
 
 from ledger import ReasonCode, RunLedger
-from tests import worker_jobs
+from tests import ledger_calls, worker_jobs
 from tests.integration.worker_helpers import (
     assert_each_succeeded_once,
     eventually,
@@ -106,11 +106,11 @@ async def test_a_retry_is_recorded_and_the_next_attempt_completes(
     assert timeline(ledger, run_id) == [
         ("Queued",),
         ("Started", 1),
-        ("RetryScheduled", 1, "job.retry"),
+        ("RetryScheduled", 1, "retry.requested"),
         ("Started", 2),
         ("Completed", 2, "job.succeeded"),
     ]
-    retry = ledger.run_events(run_id)[2]
+    retry = ledger_calls.run_events(ledger, run_id)[2]
     assert retry.defer_seconds == pytest.approx(0.05)
 
 
@@ -122,13 +122,13 @@ async def test_exhausted_retries_end_the_run_as_max_tries_exceeded(
     assert timeline(ledger, run_id) == [
         ("Queued",),
         ("Started", 1),
-        ("RetryScheduled", 1, "job.retry"),
+        ("RetryScheduled", 1, "retry.requested"),
         ("Started", 2),
-        ("RetryScheduled", 2, "job.retry"),
+        ("RetryScheduled", 2, "retry.requested"),
         ("QueueFailed", 3, "queue.max_tries_exceeded"),
     ]
     # The policy's retry_defer applies when the job's Retry names none.
-    assert ledger.run_events(run_id)[2].defer_seconds == pytest.approx(0.02)
+    assert ledger_calls.run_events(ledger, run_id)[2].defer_seconds == pytest.approx(0.02)
     assert ledger.state(run_id).attempts == 2
 
 
@@ -176,14 +176,14 @@ async def test_a_shutdown_cancellation_schedules_a_retry_and_the_next_worker_fin
     # (with handle_signals=False, close() would cancel a still-running job a second time).
     await asyncio.gather(*first.tasks.values())
     await first.close()
-    assert timeline(ledger, run_id)[-1] == ("RetryScheduled", 1, "queue.worker_shutdown")
+    assert timeline(ledger, run_id)[-1] == ("RetryScheduled", 1, "retry.worker_shutdown")
     assert not ledger.state(run_id).is_terminal
 
     await run_burst(make_worker(ledger, redis_server, queue_name))
     assert timeline(ledger, run_id) == [
         ("Queued",),
         ("Started", 1),
-        ("RetryScheduled", 1, "queue.worker_shutdown"),
+        ("RetryScheduled", 1, "retry.worker_shutdown"),
         ("Started", 2),
         ("Completed", 2, "job.succeeded"),
     ]
@@ -271,7 +271,9 @@ async def test_a_job_whose_run_is_already_terminal_is_skipped_and_says_so(
     client: RunClient, ledger: RunLedger, redis_server: str, queue_name: str
 ) -> None:
     run_id = await client.enqueue("wtest.succeed", workspace="acme")
-    ledger.reconcile_stale(run_id, reason_code=ReasonCode.RECONCILER_STALE_QUEUED, evidence={})
+    ledger_calls.reconcile_stale(
+        ledger, run_id, reason_code=ReasonCode.RECONCILER_STALE_QUEUED, evidence={}
+    )
     await run_burst(make_worker(ledger, redis_server, queue_name))
     assert timeline(ledger, run_id) == [
         ("Queued",),
@@ -286,7 +288,7 @@ async def test_heartbeats_carry_progress_and_chatty_ones_are_coalesced(
 ) -> None:
     run_id = await client.enqueue("wtest.heartbeat", workspace="acme")
     await run_burst(make_worker(ledger, redis_server, queue_name, heartbeat_interval=60))
-    events = ledger.run_events(run_id)
+    events = ledger_calls.run_events(ledger, run_id)
     beats = [e.progress for e in events if type(e).__name__ == "Heartbeat"]
     assert beats == [{"done": 1, "total": 3}, {"done": 3, "total": 3}]
     assert ledger.state(run_id).summary == {"written": [True, False, True]}

@@ -43,7 +43,7 @@ async def test_the_worker_waits_out_a_store_outage_and_records_everything_after(
     async with RunClient(sqlite_ledger, queue.client(), operations) as client:
         run_id = await client.enqueue("wtest.succeed", workspace="acme", params={"items": 1})
     rename_events_table(path, "stored_events", "stored_events_away")  # the store "goes down"
-    caplog.set_level(logging.WARNING, logger="ledger.group_commit")
+    caplog.set_level(logging.WARNING, logger="workers.committer.server")
     worker = asyncio.create_task(run_burst(make_worker(sqlite_ledger, redis_server, queue_name)))
     await eventually(lambda: any("retrying" in r.getMessage() for r in caplog.records))
     assert not worker.done()  # the worker is waiting for the store, not crashed

@@ -9,7 +9,15 @@ from typing import Any
 from uuid import UUID
 
 from ledger import RunLedger
-from workers import LedgerWorker, OperationRegistry, QueueSettings, build_worker, load_operations
+from tests import ledger_calls
+from workers import (
+    LedgerWorker,
+    OperationRegistry,
+    QueueSettings,
+    WorkerSettings,
+    build_worker,
+    load_operations,
+)
 
 JOBS = "tests.worker_jobs"
 
@@ -29,7 +37,10 @@ def make_worker(
         "cron_jobs": [],
         **settings,
     }
-    return build_worker(served(), ledger, QueueSettings(redis_url, queue_name), **settings)
+    queue = QueueSettings(redis_url, queue_name)
+    heartbeat = settings.pop("heartbeat_interval", 1.0)
+    worker_settings = WorkerSettings(ledger.settings, queue, heartbeat_interval=heartbeat)
+    return build_worker(served(), worker_settings, clock=ledger.clock, **settings)
 
 
 async def run_burst(worker: LedgerWorker) -> None:
@@ -43,7 +54,7 @@ async def run_burst(worker: LedgerWorker) -> None:
 def timeline(ledger: RunLedger, run_id: UUID) -> list[tuple[Any, ...]]:
     """The run's events as (name, attempt, reason) tuples: what the tests assert on."""
     rows: list[tuple[Any, ...]] = []
-    for event in ledger.run_events(run_id):
+    for event in ledger_calls.run_events(ledger, run_id):
         name = type(event).__name__
         if name == "Queued":
             rows.append((name,))

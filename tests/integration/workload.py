@@ -5,6 +5,7 @@ from __future__ import annotations
 from uuid import UUID, uuid4
 
 from ledger import OperationPolicy, ReasonCode, RunLedger
+from tests import ledger_calls
 
 FAST = OperationPolicy(timeout=30, max_tries=3, stale_queued_after=600, stale_running_after=120)
 SLOW = OperationPolicy(timeout=300, max_tries=5, stale_queued_after=3600, stale_running_after=900)
@@ -37,17 +38,29 @@ def _one_round(ledger: RunLedger, n: int) -> dict[str, UUID]:
         "lost": _queue(ledger, "beta", "inventory.sync", n),
         "partial": _queue(ledger, "acme", "report.build", n),
     }
-    ledger.start(r["running"], attempt=1, worker_id=W1, actor=W1)
-    ledger.heartbeat(r["running"], attempt=1, actor=W1, progress={"done": 1, "total": 4})
-    ledger.heartbeat(r["running"], attempt=1, actor=W1, progress={"done": 2, "total": 4})
-    ledger.start(r["retried"], attempt=1, worker_id=W1, actor=W1)
-    ledger.schedule_retry(r["retried"], attempt=1, reason="Retry", defer_seconds=5, actor=W1)
-    ledger.start(r["retried"], attempt=2, worker_id=W2, actor=W2)
-    ledger.complete(
-        r["retried"], attempt=2, reason_code=ReasonCode.JOB_SUCCEEDED, actor=W2, summary={"rows": 9}
+    ledger_calls.start(ledger, r["running"], attempt=1, worker_id=W1, actor=W1)
+    ledger_calls.heartbeat(
+        ledger, r["running"], attempt=1, actor=W1, progress={"done": 1, "total": 4}
     )
-    ledger.start(r["queue_failed"], attempt=1, worker_id=W2, actor=W2)
-    ledger.fail_by_queue(
+    ledger_calls.heartbeat(
+        ledger, r["running"], attempt=1, actor=W1, progress={"done": 2, "total": 4}
+    )
+    ledger_calls.start(ledger, r["retried"], attempt=1, worker_id=W1, actor=W1)
+    ledger_calls.schedule_retry(
+        ledger, r["retried"], attempt=1, reason="retry.requested", defer_seconds=5, actor=W1
+    )
+    ledger_calls.start(ledger, r["retried"], attempt=2, worker_id=W2, actor=W2)
+    ledger_calls.complete(
+        ledger,
+        r["retried"],
+        attempt=2,
+        reason_code=ReasonCode.JOB_SUCCEEDED,
+        actor=W2,
+        summary={"rows": 9},
+    )
+    ledger_calls.start(ledger, r["queue_failed"], attempt=1, worker_id=W2, actor=W2)
+    ledger_calls.fail_by_queue(
+        ledger,
         r["queue_failed"],
         attempt=1,
         reason_code=ReasonCode.QUEUE_TIMEOUT,
@@ -55,18 +68,22 @@ def _one_round(ledger: RunLedger, n: int) -> dict[str, UUID]:
         error="TimeoutError()",
     )
     # The job's own completion arrives after the queue failed it: recorded, state unchanged.
-    ledger.complete(r["queue_failed"], attempt=1, reason_code=ReasonCode.JOB_SUCCEEDED, actor=W2)
-    ledger.start(r["stale"], attempt=1, worker_id=W1, actor=W1)
-    ledger.reconcile_stale(
+    ledger_calls.complete(
+        ledger, r["queue_failed"], attempt=1, reason_code=ReasonCode.JOB_SUCCEEDED, actor=W2
+    )
+    ledger_calls.start(ledger, r["stale"], attempt=1, worker_id=W1, actor=W1)
+    ledger_calls.reconcile_stale(
+        ledger,
         r["stale"],
         reason_code=ReasonCode.RECONCILER_STALE_RUNNING,
         evidence={"previous_status": "running", "arq": "queued"},
     )
-    ledger.reconcile_stale(
-        r["lost"], reason_code=ReasonCode.RECONCILER_JOB_LOST, evidence={"arq": "not_found"}
+    ledger_calls.reconcile_stale(
+        ledger, r["lost"], reason_code=ReasonCode.RECONCILER_JOB_LOST, evidence={"arq": "not_found"}
     )
-    ledger.start(r["partial"], attempt=1, worker_id=W1, actor=W1)
-    ledger.complete(
+    ledger_calls.start(ledger, r["partial"], attempt=1, worker_id=W1, actor=W1)
+    ledger_calls.complete(
+        ledger,
         r["partial"],
         attempt=1,
         reason_code=ReasonCode.JOB_PARTIALLY_SUCCEEDED,

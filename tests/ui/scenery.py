@@ -88,7 +88,9 @@ def _succeeded(m: Ago) -> OperationRun:
     """Succeeded on its second attempt, after the job asked for a retry."""
     r = _run("acme", "report.build", m(9), period="2026-02")
     r.start(attempt=1, worker_id=W3, actor=W3, at=m(8.8))
-    r.schedule_retry(attempt=1, reason="job.retry", defer_seconds=5, error=None, actor=W3, at=m(7))
+    r.schedule_retry(
+        attempt=1, reason="retry.requested", defer_seconds=5, error=None, actor=W3, at=m(7)
+    )
     r.start(attempt=2, worker_id=W1, actor=W1, at=m(6.9))
     summary = {"rows": 1240, "pages": 12}
     r.complete(attempt=2, reason_code=ReasonCode.JOB_SUCCEEDED, summary=summary, actor=W1, at=m(5))
@@ -134,7 +136,7 @@ def _retries(m: Ago) -> OperationRun:
         r.start(attempt=attempt, worker_id=W2, actor=W2, at=m(50 - attempt * 3))
         if attempt < 3:
             at = m(49 - attempt * 3)
-            r.schedule_retry(attempt=attempt, reason="job.retry", defer_seconds=30,
+            r.schedule_retry(attempt=attempt, reason="retry.requested", defer_seconds=30,
                              error="HTTP 503", actor=W2, at=at)  # fmt: skip
     code, error = ReasonCode.QUEUE_MAX_TRIES_EXCEEDED, "max 3 retries exceeded"
     r.fail_by_queue(attempt=3, reason_code=code, error=error, actor="system", at=m(38))

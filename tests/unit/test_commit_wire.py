@@ -5,11 +5,14 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta, timezone
+from types import SimpleNamespace
+from typing import cast
 
 import pytest
 
 from ledger import (
     CompleteRun,
+    Effect,
     FailByQueue,
     Outcome,
     ReasonCode,
@@ -17,11 +20,14 @@ from ledger import (
     RecordHeartbeat,
     RecordLateSignal,
     RunCommand,
+    RunNotFoundError,
+    RunState,
+    RunStatus,
     ScheduleRetry,
     StartRun,
+    Transition,
 )
-from workers.commit_channel import committed
-from workers.commit_process import decode_commands, encode_commands
+from workers.committer.wire import Committed, Refused, decode_commands, encode_commands, reply_of
 
 AT = datetime(2026, 11, 27, 12, 30, 45, 123456, tzinfo=UTC)
 RUN = uuid.UUID("7b0d4c8e-3f1a-4e62-9d5b-2c7e8f9a0b1c")
@@ -36,7 +42,7 @@ COMMANDS: list[RunCommand] = [
         summary={"ok": 2, "nested": {"a": [1, 2.5, None]}},
     ),
     FailByQueue(RUN, "worker:h:1", attempt=3, reason_code=ReasonCode.QUEUE_TIMEOUT, error=None),
-    ScheduleRetry(RUN, "worker:h:1", attempt=1, reason="job.retry", defer_seconds=0.5),
+    ScheduleRetry(RUN, "worker:h:1", attempt=1, reason="retry.requested", defer_seconds=0.5),
     RecordHeartbeat(RUN, "worker:h:1", attempt=1, progress={"done": 3, "total": 10}),
     RecordLateSignal(RUN, "worker:h:1", signal="started", attempt=2, details={"why": "x"}),
     ReconcileStale(
@@ -98,12 +104,12 @@ def test_an_empty_batch_is_not_the_stop_message() -> None:
     assert decode_commands(encode_commands([])) == []
 
 
-def test_replies_map_to_the_same_committed_value() -> None:
-    first = committed(("applied", "completed", "job.succeeded"))
-    again = committed(("applied", "completed", "job.succeeded"))
-    assert first is again
-    assert (str(first.effect), str(first.status), first.reason_code) == (
-        "applied",
-        "completed",
-        "job.succeeded",
-    )
+def test_equal_replies_are_one_value_and_a_refusal_is_its_own_kind() -> None:
+    run = SimpleNamespace(status=RunStatus.COMPLETED, reason_code=ReasonCode.JOB_SUCCEEDED)
+    first = reply_of(Transition(COMMANDS[0], Effect.APPLIED, cast("RunState", run)))
+    again = reply_of(Transition(COMMANDS[1], Effect.APPLIED, cast("RunState", run)))
+    assert first is again  # a batch of replies pickles it once
+    assert first == Committed(Effect.APPLIED, RunStatus.COMPLETED, "job.succeeded")
+    refused = reply_of(RunNotFoundError(RUN))
+    assert refused == Refused("RunNotFoundError", f"no run with id {RUN}")
+    assert not isinstance(refused, Committed)

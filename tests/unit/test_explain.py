@@ -380,7 +380,7 @@ def test_folded_heartbeats_count_every_heartbeat_they_stand_for() -> None:
 def test_a_run_whose_attempt_asked_for_a_retry_waits_for_arq() -> None:
     at = NOW - timedelta(seconds=3)
     retry = entry(
-        "retry_scheduled", at, attempt=1, reason="job.retry", defer_seconds=20.0, error=None
+        "retry_scheduled", at, attempt=1, reason="retry.requested", defer_seconds=20.0, error=None
     )
     explanation = told(a_run(last_activity_at=at), [started(), retry])
     assert explanation.headline == "Waiting for arq to retry it: attempt 1 of 3 ended."
@@ -449,8 +449,8 @@ def test_late_signals_are_counted_and_said_to_change_nothing() -> None:
 
 def test_retries_are_listed_with_their_reasons() -> None:
     retries = [
-        entry("retry_scheduled", STARTED, attempt=1, reason="queue.worker_shutdown"),
-        entry("retry_scheduled", STARTED, attempt=2, reason="job.retry", defer_seconds=5.0),
+        entry("retry_scheduled", STARTED, attempt=1, reason="retry.worker_shutdown"),
+        entry("retry_scheduled", STARTED, attempt=2, reason="retry.requested", defer_seconds=5.0),
     ]
     explanation = told(ended(ReasonCode.JOB_SUCCEEDED, attempts=3), retries)
     assert "2 retries scheduled: after attempt 1 (the worker shut down), after attempt 2 " in (
@@ -460,7 +460,11 @@ def test_retries_are_listed_with_their_reasons() -> None:
 
 def test_the_last_retry_error_is_a_running_runs_diagnostic() -> None:
     retry = entry(
-        "retry_scheduled", NOW, attempt=1, reason="job.retry", error="ConnectionError: refused"
+        "retry_scheduled",
+        NOW,
+        attempt=1,
+        reason="retry.requested",
+        error="ConnectionError: refused",
     )
     explanation = told(a_run(last_activity_at=NOW), [started(), retry])
     assert explanation.diagnostics["error"] == "ConnectionError: refused"
@@ -513,7 +517,7 @@ def every_case() -> list[tuple[RunRow, list[TimelineEntry]]]:
         for reason in ReasonCode
         if reason.value.startswith("reconciler.")
     ]
-    retry = entry("retry_scheduled", NOW, attempt=1, reason="job.retry", error=ERROR)
+    retry = entry("retry_scheduled", NOW, attempt=1, reason="retry.requested", error=ERROR)
     stale = NOW - timedelta(hours=1)
     cases += [
         (a_queued_run(queued_at=NOW, last_activity_at=NOW), []),

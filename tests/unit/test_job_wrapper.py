@@ -9,7 +9,7 @@ import pytest
 
 from ledger import Effect, OperationPolicy, ReasonCode, RunStatus
 from ledger.commands import RunCommand
-from workers.commit_channel import Committed
+from workers.committer import Committed
 from workers.execution import TRACKER_KEY, execute
 from workers.operations import Operation
 from workers.tracking import JobTracker, Verdict

@@ -112,7 +112,7 @@ def test_a_queued_run_cannot_heartbeat_retry_or_complete() -> None:
         run.heartbeat(attempt=1, progress={}, actor=WORKER, at=at(1))
     with pytest.raises(IllegalTransitionError):
         run.schedule_retry(
-            attempt=1, reason="Retry", defer_seconds=0, error=None, actor=WORKER, at=at(1)
+            attempt=1, reason="retry.requested", defer_seconds=0, error=None, actor=WORKER, at=at(1)
         )
     with pytest.raises(IllegalTransitionError):
         run.complete(
@@ -125,7 +125,7 @@ def test_a_scheduled_retry_keeps_the_run_running_and_counts_as_a_sign_of_life() 
     run = running_run()
     effect = run.schedule_retry(
         attempt=1,
-        reason="queue.worker_shutdown",
+        reason="retry.worker_shutdown",
         defer_seconds=2.5,
         error=None,
         actor=WORKER,
@@ -135,7 +135,7 @@ def test_a_scheduled_retry_keeps_the_run_running_and_counts_as_a_sign_of_life() 
     assert run.status is RunStatus.RUNNING and run.last_activity_at == at(40)
     again = run.schedule_retry(
         attempt=1,
-        reason="queue.worker_shutdown",
+        reason="retry.worker_shutdown",
         defer_seconds=2.5,
         error=None,
         actor=WORKER,
@@ -283,7 +283,7 @@ LATE_SIGNALS = {
     "started": lambda r: r.start(attempt=2, worker_id=WORKER, actor=WORKER, at=at(950)),
     "heartbeat": lambda r: r.heartbeat(attempt=1, progress={"n": 1}, actor=WORKER, at=at(950)),
     "retry_scheduled": lambda r: r.schedule_retry(
-        attempt=1, reason="Retry", defer_seconds=1, error=None, actor=WORKER, at=at(950)
+        attempt=1, reason="retry.requested", defer_seconds=1, error=None, actor=WORKER, at=at(950)
     ),
     "completed": lambda r: r.complete(
         attempt=1, reason_code=ReasonCode.JOB_SUCCEEDED, summary={}, actor=WORKER, at=at(950)

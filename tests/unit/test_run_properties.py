@@ -39,7 +39,7 @@ def _heartbeat(attempt: int, actor: str, n: int) -> Command:
 
 def _retry(attempt: int, actor: str) -> Command:
     return lambda r, at: r.schedule_retry(
-        attempt=attempt, reason="Retry", defer_seconds=1, error=None, actor=actor, at=at
+        attempt=attempt, reason="retry.requested", defer_seconds=1, error=None, actor=actor, at=at
     )
 
 

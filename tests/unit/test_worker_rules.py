@@ -53,11 +53,11 @@ def test_a_cancelled_job_arq_finished_is_a_timeout_and_one_it_requeued_a_shutdow
     assert (timed_out.reason_code, timed_out.attempt) == (ReasonCode.QUEUE_TIMEOUT, 2)
     assert timed_out.error == "TimeoutError: exceeded its 7 s timeout"
     shutdown = end_command(track(Verdict.CANCELLED), finished=False, shutting_down=True, actor="a")
-    assert isinstance(shutdown, ScheduleRetry) and shutdown.reason == "queue.worker_shutdown"
+    assert isinstance(shutdown, ScheduleRetry) and shutdown.reason == "retry.worker_shutdown"
     self_cancel = end_command(
         track(Verdict.CANCELLED), finished=False, shutting_down=False, actor="a"
     )
-    assert isinstance(self_cancel, ScheduleRetry) and self_cancel.reason == "job.cancelled"
+    assert isinstance(self_cancel, ScheduleRetry) and self_cancel.reason == "retry.cancelled"
 
 
 def test_skipped_and_untracked_jobs_record_nothing_at_their_end() -> None:

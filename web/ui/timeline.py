@@ -13,19 +13,13 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from projections.wording import clock, counted, pairs, progress_text
+from projections.wording import clock, counted, pairs, progress_text, retry_reason_words
 from web.ui.badges import REASON_WORDS
 from web.ui.times import moment
 
 __all__ = ["Step", "pretty", "steps"]
 
 Told = tuple[str, str | None]
-# RetryScheduled reasons (workers.tracking), as projections.explain words them.
-_RETRY_REASONS = {
-    "job.retry": "the job asked for a retry",
-    "job.cancelled": "the job was cancelled",
-    "queue.worker_shutdown": "the worker shut down",
-}
 _OUTCOMES = {
     "succeeded": "succeeded",
     "partially_succeeded": "partially succeeded",
@@ -121,7 +115,8 @@ def _heartbeats(entry: Mapping[str, Any], d: Mapping[str, Any]) -> Told:
 def _retry(entry: Mapping[str, Any], d: Mapping[str, Any]) -> Told:
     defer = d.get("defer_seconds")
     when = f", again in {defer:g} s" if isinstance(defer, int | float) and defer > 0 else ""
-    reason = _RETRY_REASONS.get(str(d.get("reason")), str(d.get("reason") or "no reason given"))
+    raw = d.get("reason")
+    reason = retry_reason_words(raw) or str(raw or "no reason given")
     return f"Retry scheduled after attempt {entry.get('attempt')}", f"{reason}{when}"
 
 

@@ -1,0 +1,204 @@
+"""The worker's side of the pipe: ProcessCommitter and LocalCommitter (docs/workers.md).
+
+What jobs submit within one `pace` leaves as one message; each waiter resolves when the
+server replies that its command committed, or was refused. If the server dies, another
+starts and every command it had not acknowledged is sent again, in order (commands are
+idempotent). If two starts in a row die before they are ready, every pending and later
+command fails with CommitterDiedError: none is dropped silently.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import multiprocessing
+import threading
+from datetime import datetime
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
+from typing import Any, cast
+
+from ledger import DatabaseSettings, LedgerError, RunCommand
+from ledger.application import Clock
+from workers.committer.server import MakeLedger, process_main, serve
+from workers.committer.wire import Committed, Refused, encode_commands, refusal_error
+
+log = logging.getLogger(__name__)
+Pending = tuple[RunCommand, datetime, "asyncio.Future[Committed]"]
+
+
+class CommitterDiedError(LedgerError):
+    """The committer died and could not be started again."""
+
+
+class ProcessCommitter:
+    """Commits from a child process, off the worker's GIL. Its pipe and its exit are
+    watched with `loop.add_reader`: the worker runs no thread for it."""
+
+    def __init__(
+        self, make_ledger: MakeLedger, settings: DatabaseSettings, clock: Clock, pace: float = 0
+    ) -> None:
+        """`clock` stamps each command once, here: a resent one keeps its time."""
+        self.make_ledger, self.settings, self.clock, self.pace = make_ledger, settings, clock, pace
+        self.batches_committed = self.commands_committed = self.restarts = self.messages_sent = 0
+        self._pending: dict[int, Pending] = {}  # by sequence number: the unacknowledged
+        self._outbox: list[tuple[int, RunCommand, datetime]] = []
+        self._seq, self._last_flush, self._unready_deaths = 0, float("-inf"), 0
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._closing, self._dead = False, cast("Exception | None", None)
+        self._closed: asyncio.Future[None] | None = None  # done once the server stopped
+        self._start()
+
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid if isinstance(self.process, BaseProcess) else None
+
+    def _start(self) -> None:
+        self._conn, theirs = multiprocessing.Pipe(duplex=True)
+        self.process = self._launch(theirs)
+        self._ready = self._watching = False  # ready: it said so, and can commit
+        if self._loop is not None:
+            self._watch(True)
+
+    def _launch(self, conn: Connection) -> BaseProcess | threading.Thread:
+        context = multiprocessing.get_context("spawn")  # no fork of a running event loop
+        args = (conn, self.make_ledger, self.settings)
+        process = context.Process(target=process_main, args=args, name="runledger-committer")
+        process.daemon = True
+        process.start()
+        conn.close()
+        return process
+
+    def _watch(self, on: bool) -> None:
+        assert self._loop is not None
+        self._watching = on
+        watched = {self._conn.fileno(): self._on_readable}
+        if isinstance(self.process, BaseProcess):
+            watched[self.process.sentinel] = self._lost
+        for fd, callback in watched.items():
+            _ = self._loop.add_reader(fd, callback) if on else self._loop.remove_reader(fd)
+
+    async def commit(self, command: RunCommand) -> Committed:
+        """Waits until the command is durable. Cancelling the wait never cancels the
+        command: it stays pending (and is resent after a restart) until acknowledged."""
+        if self._dead is not None:
+            raise self._dead
+        if self._closing:
+            raise RuntimeError("this committer is closed")
+        if self._loop is None:
+            self._loop = asyncio.get_running_loop()
+            self._watch(True)
+        self._seq, at = self._seq + 1, command.at or self.clock()
+        waiter: asyncio.Future[Committed] = self._loop.create_future()
+        self._pending[self._seq] = (command, at, waiter)
+        if not self._outbox:
+            self._loop.call_at(max(self._loop.time(), self._last_flush + self.pace), self._flush)
+        self._outbox.append((self._seq, command, at))
+        return await waiter
+
+    def _flush(self) -> None:
+        if not self._outbox or not self._ready or self._loop is None:
+            return
+        batch, self._outbox, self._last_flush = self._outbox, [], self._loop.time()
+        try:
+            self._conn.send_bytes(encode_commands(batch))
+            self.messages_sent += 1
+        except OSError:
+            self._lost()  # all of it is still pending: the next server gets it
+
+    def _on_readable(self) -> None:
+        try:  # one message per call: the loop calls again while the pipe holds more
+            self._receive(self._conn.recv())
+        except (EOFError, OSError):
+            self._lost()
+
+    def _receive(self, message: tuple[Any, ...]) -> None:
+        if message[0] == "results":
+            _, replies, self.batches_committed, self.commands_committed = message
+            for seq, reply in replies:
+                self._settle(seq, reply)
+        elif message[0] == "ready" and self._watching:  # not one read from a dead pipe
+            self._ready, self._unready_deaths = True, 0
+            self._flush()
+            if self._closing:
+                self._conn.send_bytes(b"")  # drain and stop
+        elif message[0] == "log":
+            logging.getLogger(message[2]).log(message[1], "%s", message[3])
+        elif message[0] == "closed" and self._closed is not None:
+            self._closed.set_result(None)
+
+    def _settle(self, seq: int, reply: Committed | Refused) -> None:
+        if (pending := self._pending.pop(seq, None)) is None or pending[2].done():
+            return  # a resent command's second reply, or a wait its job gave up
+        if isinstance(reply, Refused):
+            pending[2].set_exception(refusal_error(reply, pending[0].run_id))
+        else:
+            pending[2].set_result(reply)
+
+    def _lost(self) -> None:
+        """The server died, or its pipe broke: start another and resend, or give up."""
+        if self._conn.closed:
+            return
+        self._watch(False)
+        with contextlib.suppress(EOFError, OSError):  # what it said before it went counts
+            while self._conn.poll():
+                self._receive(self._conn.recv())
+        self._conn.close()
+        if isinstance(self.process, BaseProcess):
+            self.process.kill()  # if only its pipe broke
+        self.process.join()
+        if self._closed is not None and self._closed.done():
+            return  # it drained and stopped as told
+        self._unready_deaths += not self._ready
+        if self._unready_deaths >= 2:
+            return self._fail_all(CommitterDiedError("the committer cannot be started"))
+        log.error(
+            "the committer died with %d commands unacknowledged: restarting", len(self._pending)
+        )
+        self.restarts += 1
+        self._start()
+        self._outbox = [(seq, cmd, at) for seq, (cmd, at, _) in sorted(self._pending.items())]
+
+    def _fail_all(self, error: Exception) -> None:
+        log.error("%s; %d commands fail", error, len(self._pending))
+        self._dead = error
+        for _, _, waiter in self._pending.values():
+            if not waiter.done():
+                waiter.set_exception(error)
+        self._pending.clear()
+        if self._closed is not None and not self._closed.done():
+            self._closed.set_result(None)
+
+    async def aclose(self) -> None:
+        """Drains: returns once every submitted command was committed (or refused)."""
+        if self._closing:
+            return
+        self._closing = True
+        if self._loop is None and isinstance(self.process, BaseProcess):
+            self.process.kill()  # never used: nothing to drain, nor to wait for
+        elif self._loop is None:
+            with contextlib.suppress(OSError):
+                self._conn.send_bytes(b"")
+        elif self._dead is None:
+            self._closed = self._loop.create_future()
+            self._flush()
+            if self._ready:  # else it is sent once the server is ready
+                self._conn.send_bytes(b"")
+            await self._closed
+            if self._watching:  # (a death seen meanwhile has stopped watching)
+                self._watch(False)
+        self._conn.close()
+        await asyncio.to_thread(self.process.join)
+
+
+class LocalCommitter(ProcessCommitter):
+    """Commits from a thread of the worker: the same batching and guarantees, without a
+    second interpreter to start, where a process hop does not pay (docs/workers.md)."""
+
+    def _launch(self, conn: Connection) -> threading.Thread:
+        args = (conn, self.make_ledger, self.settings)
+        thread = threading.Thread(target=serve, args=args, name="runledger-committer")
+        thread.daemon = True
+        thread.start()
+        return thread

@@ -1,0 +1,123 @@
+"""The committer's side of the pipe: commits what the worker sends, a batch at a time.
+
+One thread, in a process of its own (`process_main`) or in the worker's (LocalCommitter):
+what arrived while a batch committed is the next batch, and while the store is down it
+reads on between tries, so an outage never fills the pipe.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import signal
+import threading
+import time
+from collections.abc import Callable, Sequence
+from multiprocessing.connection import Connection
+from typing import Any
+
+from eventsourcing import persistence as es
+
+from ledger import DatabaseSettings, RunCommand, RunLedger, StoreUnavailableError, Transition
+from workers.committer.wire import decode_commands, reply_of
+
+log = logging.getLogger(__name__)
+MakeLedger = Callable[[DatabaseSettings], RunLedger]
+MAX_BATCH, CLOSE_TIMEOUT = 200, 30.0  # commands a transaction; seconds to drain at stop
+FIRST_BACKOFF, MAX_BACKOFF = 0.05, 5.0
+# Store errors that another try cannot cure (a missing table, a malformed value).
+PERMANENT = (es.IntegrityError, es.ProgrammingError, es.DataError, es.NotSupportedError)
+_SENDING = threading.Lock()  # the store's pool threads send their warnings too
+
+
+class Pipe:
+    """The worker's end, and what it sent that is not committed yet (`backlog`)."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn, self.backlog = conn, list[tuple[int, RunCommand]]()
+        self.give_up_at: float | None = None  # set once told to stop, or the worker died
+
+    def send(self, message: tuple[Any, ...]) -> None:
+        with _SENDING, contextlib.suppress(OSError):  # the worker is gone: no one to tell
+            self.conn.send(message)
+
+    def take(self, timeout: float | None) -> bool:
+        """Reads what arrives within `timeout` (None: waits for a message); True while
+        there is something to commit."""
+        while self.give_up_at is None and self.conn.poll(timeout):
+            with contextlib.suppress(EOFError, OSError):  # the worker died: drain, stop
+                if data := self.conn.recv_bytes():
+                    self.backlog.extend(decode_commands(data))
+                    timeout = 0
+                    continue
+            self.give_up_at = time.monotonic() + CLOSE_TIMEOUT
+        return bool(self.backlog)
+
+    def pause(self, delay: float) -> bool:
+        """Waits before the next try, reading meanwhile; False: stopping, and too late."""
+        end = time.monotonic() + delay
+        while self.give_up_at is None and (left := end - time.monotonic()) > 0:
+            self.take(left)
+        time.sleep(max(0.0, end - time.monotonic()))
+        return self.give_up_at is None or time.monotonic() < self.give_up_at
+
+
+def commit_batch(
+    ledger: RunLedger, commands: Sequence[RunCommand], pause: Callable[[float], bool]
+) -> list[Transition | Exception]:
+    """Per command, its durable transition or the error that refused it. A store that
+    does not answer is tried again, backing off, until `pause` gives up; a batch that
+    fails otherwise is committed a command at a time, so the bad one fails alone."""
+    delay = FIRST_BACKOFF
+    while True:
+        try:
+            return ledger.execute_many(commands)
+        except Exception as error:
+            if not isinstance(error, es.PersistenceError) or isinstance(error, PERMANENT):
+                if len(commands) > 1:
+                    return [r for c in commands for r in commit_batch(ledger, [c], pause)]
+                return [error]
+            log.warning("ledger write failed, retrying in %.2fs: %s", delay, error)
+            if not pause(delay):
+                failure = StoreUnavailableError(f"event store still failing: {error}")
+                return [failure] * len(commands)
+            delay = min(delay * 2, MAX_BACKOFF)
+
+
+def serve(conn: Connection, make_ledger: MakeLedger, settings: DatabaseSettings) -> None:
+    """Commits until told to stop or the worker is gone, then what came before."""
+    pipe, batches, commands = Pipe(conn), 0, 0
+    try:
+        ledger = make_ledger(settings)
+        pipe.send(("ready",))
+        try:
+            while pipe.take(0 if pipe.backlog else None):
+                batch, pipe.backlog = pipe.backlog[:MAX_BATCH], pipe.backlog[MAX_BATCH:]
+                results = commit_batch(ledger, [command for _, command in batch], pipe.pause)
+                batches, commands = batches + 1, commands + len(batch)
+                replies = [(s, reply_of(r)) for (s, _), r in zip(batch, results, strict=True)]
+                pipe.send(("results", replies, batches, commands))
+        finally:
+            ledger.close()
+            pipe.send(("closed",))
+    finally:
+        conn.close()
+
+
+class _ForwardWarnings(logging.Handler):
+    pipe: Pipe
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.pipe.send(("log", record.levelno, record.name, record.getMessage()))
+
+
+def process_main(conn: Connection, make_ledger: MakeLedger, settings: DatabaseSettings) -> None:
+    """The committer process. The signals its process group gets are the worker's to
+    handle (its shutdown still commits): this one stops when the worker says so, or is
+    gone. Its warnings are logged by the worker, whose logging configuration rules."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    forward = _ForwardWarnings(logging.WARNING)
+    forward.pipe = Pipe(conn)
+    logging.basicConfig(level=logging.WARNING, handlers=[forward])
+    serve(conn, make_ledger, settings)
