@@ -54,6 +54,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--tracked-redis-url", default=TRACKED_REDIS_URL, help="cli mode: runledger's"
     )
+    parser.add_argument("--sqlite", action="store_true", help="cli mode: a SQLite ledger")
+    parser.add_argument(
+        "--committer",
+        choices=("process", "thread"),
+        default="process",
+        help="runledger's committer (RUNLEDGER_COMMITTER; both modes)",
+    )
 
 
 @dataclass
@@ -84,6 +91,7 @@ class Bench:
             "RUNLEDGER_DATABASE_URL": self.database_url,
             "RUNLEDGER_REDIS_URL": self.args.tracked_redis_url,
             "RUNLEDGER_QUEUE_NAME": queue,
+            "RUNLEDGER_COMMITTER": self.args.committer,
         }
         argv = [str(BIN / "runledger"), "worker", "--jobs", "bench.noop_jobs", "--burst"]
         argv += ["--max-jobs", str(self.args.max_jobs), "--poll-delay", str(self.args.poll_delay)]
@@ -199,7 +207,10 @@ def migrate(database_url: str) -> None:
 
 
 async def main(args: argparse.Namespace) -> None:
-    url, schema = fresh_schema(args.postgres_url)
+    if args.sqlite:
+        url, schema = f"sqlite:///{tempfile.mkdtemp(prefix='bench-')}/ledger.db", None
+    else:
+        url, schema = fresh_schema(args.postgres_url)
     migrate(url)
     settings = DatabaseSettings.from_url(url)
     tracked_queue = QueueSettings(args.tracked_redis_url)
@@ -224,7 +235,8 @@ async def main(args: argparse.Namespace) -> None:
     finally:
         await bench.plain_redis.aclose()
         await bench.client.close()
-        drop_schema(args.postgres_url, schema)
+        if schema is not None:
+            drop_schema(args.postgres_url, schema)
     report(bench, load, os.getloadavg())
 
 
@@ -237,7 +249,8 @@ def report(bench: Bench, load_before: tuple[float, ...], load_after: tuple[float
     print(
         f"median of {args.rounds} rounds of {args.jobs} no-op jobs per side, each a process "
         f"from its CLI timed start to exit (max_jobs {args.max_jobs}, poll_delay "
-        f"{args.poll_delay} s, PostgreSQL):"
+        f"{args.poll_delay} s, {'SQLite' if args.sqlite else 'PostgreSQL'}, "
+        f"{args.committer} committer):"
     )
     print(f"plain arq   {p:,.0f} jobs/s ({args.jobs / p:.2f} s)")
     print(f"runledger   {t:,.0f} jobs/s ({args.jobs / t:.2f} s)")

@@ -54,5 +54,5 @@ class Settings:
             self.queue,
             reconcile_interval=reconcile_interval_from(self.environ),
             commit_latency_log=self.environ.get(COMMIT_LATENCY_VAR) or None,
-            committer=self.environ.get(COMMITTER_VAR) or "auto",
+            committer=self.environ.get(COMMITTER_VAR) or "process",
         )

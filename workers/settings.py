@@ -83,10 +83,11 @@ def reconcile_interval_from(environ: Mapping[str, str]) -> int:
     return interval
 
 
-# Which committer writes a worker's transitions (docs/workers.md): a process of its own,
-# a thread of the worker's, or by store (a process on PostgreSQL, a thread on SQLite).
+# Which committer writes a worker's transitions: a process of its own (the default: on
+# both stores it measured well ahead of a thread, docs/benchmarks.md) or a thread of the
+# worker's (no second interpreter: for tests and small deployments).
 COMMITTER_VAR = "RUNLEDGER_COMMITTER"
-COMMITTERS = ("auto", "process", "thread")
+COMMITTERS = ("process", "thread")
 
 
 @dataclass(frozen=True)
@@ -98,7 +99,7 @@ class WorkerSettings:
     reconcile_interval: int = DEFAULT_INTERVAL_SECONDS
     heartbeat_interval: float = 1.0
     commit_latency_log: str | None = None  # RUNLEDGER_COMMIT_LATENCY_LOG (JobTracker.commit)
-    committer: str = "auto"
+    committer: str = "process"
 
     def __post_init__(self) -> None:
         if self.committer not in COMMITTERS:
@@ -109,6 +110,4 @@ class WorkerSettings:
 
     @property
     def committer_in_process(self) -> bool:
-        if self.committer == "auto":
-            return not self.database.is_postgres
         return self.committer == "thread"

@@ -38,10 +38,6 @@ from workers.worker_ledger import worker_ledger
 
 log = logging.getLogger(__name__)
 
-# A busy worker sends its committer at most one message per this many seconds: what its
-# jobs record meanwhile travels, and commits, as one batch (docs/benchmarks.md, "Worker
-# overhead", has the paces tried).
-WORKER_COMMIT_PACE = 0.005
 # Claim loops a LedgerWorker runs side by side for the ids of one poll (start_jobs);
 # docs/benchmarks.md has the counts tried.
 CLAIM_CHAINS = 2
@@ -242,7 +238,7 @@ def worker_actor() -> tuple[str, str]:
 def open_committer(settings: WorkerSettings, clock: Clock) -> Committer:
     """The worker's committer: in a process of its own, or on a thread of this one."""
     kind = LocalCommitter if settings.committer_in_process else ProcessCommitter
-    return kind(worker_ledger, settings.database, clock, pace=WORKER_COMMIT_PACE)
+    return kind(worker_ledger, settings.database, clock)
 
 
 def build_worker(

@@ -160,10 +160,10 @@ async def test_a_wait_its_caller_cancelled_does_not_stop_the_committer() -> None
     assert len(ledger.received) == 2  # the abandoned command was committed all the same
 
 
-async def test_what_comes_within_one_pace_leaves_as_one_message() -> None:
+async def test_what_is_submitted_in_one_turn_of_the_loop_leaves_as_one_message() -> None:
     ledger = FakeLedger()
-    committer = LocalCommitter(lambda _: ledger, SETTINGS, lambda: NOW, pace=0.3)
-    await committer.commit(start())  # after a quiet spell: it leaves at once
+    committer = committer_of(ledger)
+    await committer.commit(start())  # alone: it leaves at once
     await asyncio.gather(*(committer.commit(start(i)) for i in range(10)))
     await committer.aclose()
     assert committer.messages_sent == 2 and ledger.batches == [1, 10]

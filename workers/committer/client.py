@@ -1,10 +1,10 @@
 """The worker's side of the pipe: ProcessCommitter and LocalCommitter (docs/workers.md).
 
-What jobs submit within one `pace` leaves as one message; each waiter resolves when the
-server replies that its command committed, or was refused. If the server dies, another
-starts and every command it had not acknowledged is sent again, in order (commands are
-idempotent). If two starts in a row die before they are ready, every pending and later
-command fails with CommitterDiedError: none is dropped silently.
+What jobs submit in one turn of the event loop leaves as one message; each waiter
+resolves when the server replies that its command committed, or was refused. If the
+server dies, another starts and every command it had not acknowledged is sent again, in
+order (commands are idempotent). If two starts in a row die before they are ready, every
+pending and later command fails with CommitterDiedError: none is dropped silently.
 """
 
 from __future__ import annotations
@@ -36,15 +36,13 @@ class ProcessCommitter:
     """Commits from a child process, off the worker's GIL. Its pipe and its exit are
     watched with `loop.add_reader`: the worker runs no thread for it."""
 
-    def __init__(
-        self, make_ledger: MakeLedger, settings: DatabaseSettings, clock: Clock, pace: float = 0
-    ) -> None:
+    def __init__(self, make_ledger: MakeLedger, settings: DatabaseSettings, clock: Clock) -> None:
         """`clock` stamps each command once, here: a resent one keeps its time."""
-        self.make_ledger, self.settings, self.clock, self.pace = make_ledger, settings, clock, pace
+        self.make_ledger, self.settings, self.clock = make_ledger, settings, clock
         self.batches_committed = self.commands_committed = self.restarts = self.messages_sent = 0
         self._pending: dict[int, Pending] = {}  # by sequence number: the unacknowledged
         self._outbox: list[tuple[int, RunCommand, datetime]] = []
-        self._seq, self._last_flush, self._unready_deaths = 0, float("-inf"), 0
+        self._seq = self._unready_deaths = 0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closing, self._dead = False, cast("Exception | None", None)
         self._closed: asyncio.Future[None] | None = None  # done once the server stopped
@@ -86,21 +84,33 @@ class ProcessCommitter:
             raise self._dead
         if self._closing:
             raise RuntimeError("this committer is closed")
-        if self._loop is None:
-            self._loop = asyncio.get_running_loop()
-            self._watch(True)
+        loop = self._attach()
         self._seq, at = self._seq + 1, command.at or self.clock()
-        waiter: asyncio.Future[Committed] = self._loop.create_future()
+        waiter: asyncio.Future[Committed] = loop.create_future()
         self._pending[self._seq] = (command, at, waiter)
         if not self._outbox:
-            self._loop.call_at(max(self._loop.time(), self._last_flush + self.pace), self._flush)
+            loop.call_soon(self._flush)
         self._outbox.append((self._seq, command, at))
         return await waiter
 
+    def _attach(self) -> asyncio.AbstractEventLoop:
+        if self._loop is None:
+            self._loop = asyncio.get_running_loop()
+            self._watch(True)
+        return self._loop
+
+    async def started(self) -> None:
+        """Returns once the server can commit; raises CommitterDiedError if it cannot."""
+        self._attach()
+        while not self._ready and self._dead is None:
+            await asyncio.sleep(0.005)
+        if self._dead is not None:
+            raise self._dead
+
     def _flush(self) -> None:
-        if not self._outbox or not self._ready or self._loop is None:
+        if not self._outbox or not self._ready:
             return
-        batch, self._outbox, self._last_flush = self._outbox, [], self._loop.time()
+        batch, self._outbox = self._outbox, []
         try:
             self._conn.send_bytes(encode_commands(batch))
             self.messages_sent += 1
