@@ -46,13 +46,20 @@ class Settings:
         return given or self.environ.get(JOBS_VAR) or ""
 
     @cached_property
+    def reconcile_interval(self) -> int:
+        """RUNLEDGER_RECONCILE_INTERVAL: seconds between reconciler passes."""
+        from workers.settings import reconcile_interval_from
+
+        return reconcile_interval_from(self.environ)
+
+    @cached_property
     def worker(self) -> WorkerSettings:
-        from workers.settings import COMMITTER_VAR, WorkerSettings, reconcile_interval_from
+        from workers.settings import COMMITTER_VAR, WorkerSettings
 
         return WorkerSettings(
             self.database,
             self.queue,
-            reconcile_interval=reconcile_interval_from(self.environ),
+            reconcile_interval=self.reconcile_interval,
             commit_latency_log=self.environ.get(COMMIT_LATENCY_VAR) or None,
             committer=self.environ.get(COMMITTER_VAR) or "process",
         )

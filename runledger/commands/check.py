@@ -17,9 +17,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     operations = load_operations(settings.jobs(args.jobs))
-    report = timing_report(
-        operations, cron_jobs_for(operations, settings.worker.reconcile_interval)
-    )
+    report = timing_report(operations, cron_jobs_for(operations, settings.reconcile_interval))
     for line in report.lines():
         print(line)
     return 0 if report.ok else 1

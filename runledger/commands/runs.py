@@ -62,7 +62,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    interval = float(settings.worker.reconcile_interval)  # the explanations predict passes
+    interval = float(settings.reconcile_interval)  # the explanations predict passes
     with _open_view(settings.database) as view:
         if args.action == "list":
             return _list(view, args, interval)

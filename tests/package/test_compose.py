@@ -107,7 +107,8 @@ def test_the_default_jobs_are_in_the_package_and_pass_the_timing_guard(
     services: dict[str, Any],
 ) -> None:
     from workers import load_operations
-    from workers.worker import cron_jobs_for, timing_report
+    from workers.timing import timing_report
+    from workers.worker import cron_jobs_for
 
     module = compose.environment_of(services["worker"])["RUNLEDGER_JOBS"]
     assert (ROOT / Path(*module.split("."))).with_suffix(".py").is_file(), module
