@@ -1,7 +1,9 @@
-"""The worker-to-committer wire format: every command arrives exactly as it was sent."""
+"""The worker-to-committer wire: every command arrives exactly as it was sent, read by
+the committer's side of a real pipe."""
 
 from __future__ import annotations
 
+import multiprocessing
 import uuid
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta, timezone
@@ -27,7 +29,8 @@ from ledger import (
     StartRun,
     Transition,
 )
-from workers.committer.wire import Committed, Refused, decode_commands, encode_commands, reply_of
+from workers.committer.server import Pipe
+from workers.committer.wire import Committed, Refused, reply_of
 
 AT = datetime(2026, 11, 27, 12, 30, 45, 123456, tzinfo=UTC)
 RUN = uuid.UUID("7b0d4c8e-3f1a-4e62-9d5b-2c7e8f9a0b1c")
@@ -56,20 +59,31 @@ COMMANDS: list[RunCommand] = [
 ]
 
 
+def received(batch: list[tuple[int, RunCommand, datetime]]) -> list[tuple[int, RunCommand]]:
+    """What the committer's side holds to commit after the worker sent `batch`."""
+    ours, theirs = multiprocessing.Pipe(duplex=True)
+    pipe = Pipe(theirs)
+    ours.send(batch)
+    pipe.take(5.0)
+    assert pipe.give_up_at is None  # still serving: not taken for the stop message
+    ours.close()
+    theirs.close()
+    return pipe.backlog
+
+
 @pytest.mark.parametrize("command", COMMANDS, ids=lambda c: type(c).__name__)
 def test_each_command_type_arrives_equal_with_its_stamped_time(command: RunCommand) -> None:
-    [(seq, received)] = decode_commands(encode_commands([(41, command, AT)]))
+    [(seq, arrived)] = received([(41, command, AT)])
     assert seq == 41
-    assert received == replace(command, at=AT)
-    assert received.at is not None and received.at.tzinfo is UTC
-    assert type(received) is type(command)
-    assert received.run_id == RUN and isinstance(received.run_id, uuid.UUID)
+    assert arrived == replace(command, at=AT)
+    assert arrived.at is not None and arrived.at.tzinfo is UTC
+    assert type(arrived) is type(command)
+    assert arrived.run_id == RUN and isinstance(arrived.run_id, uuid.UUID)
 
 
 def test_a_batch_keeps_its_order_and_sequence_numbers() -> None:
     batch = [(n, command, AT) for n, command in enumerate(COMMANDS, start=100)]
-    received = decode_commands(encode_commands(batch))
-    assert received == [(n, replace(command, at=AT)) for n, command, _ in batch]
+    assert received(batch) == [(n, replace(command, at=AT)) for n, command, _ in batch]
 
 
 @pytest.mark.parametrize(
@@ -82,9 +96,9 @@ def test_a_batch_keeps_its_order_and_sequence_numbers() -> None:
 )
 def test_a_time_outside_utc_arrives_as_it_was_sent(at: datetime) -> None:
     command = StartRun(RUN, "worker:h:1", attempt=1, worker_id="h:1")
-    [(_, received)] = decode_commands(encode_commands([(1, command, at)]))
-    assert received.at == at
-    assert received.at is not None and received.at.tzinfo == at.tzinfo
+    [(_, arrived)] = received([(1, command, at)])
+    assert arrived.at == at
+    assert arrived.at is not None and arrived.at.tzinfo == at.tzinfo
 
 
 @dataclass(frozen=True)
@@ -94,14 +108,18 @@ class UnlistedCommand(RunCommand):
 
 def test_a_command_type_the_wire_does_not_list_still_travels_whole() -> None:
     command = UnlistedCommand(RUN, "someone", note="kept")
-    [(seq, received)] = decode_commands(encode_commands([(7, command, AT)]))
-    assert (seq, received) == (7, replace(command, at=AT))
+    [(seq, arrived)] = received([(7, command, AT)])
+    assert (seq, arrived) == (7, replace(command, at=AT))
 
 
 def test_an_empty_batch_is_not_the_stop_message() -> None:
-    # The committer stops on an empty message; a batch with nothing in it never is one.
-    assert encode_commands([]) != b""
-    assert decode_commands(encode_commands([])) == []
+    # The committer stops on None; a batch with nothing in it never is the stop message.
+    assert received([]) == []
+    ours, theirs = multiprocessing.Pipe(duplex=True)
+    pipe = Pipe(theirs)
+    ours.send(None)
+    assert not pipe.take(5.0)
+    assert pipe.give_up_at is not None
 
 
 def test_equal_replies_are_one_value_and_a_refusal_is_its_own_kind() -> None:

@@ -13,13 +13,11 @@ __all__ += ["LocalCommitter", "ProcessCommitter"]
 
 
 class Committer(Protocol):
-    """`started` returns once it can commit; `commit` once its command is durable (or
-    raises why it was refused); `aclose` once every command submitted before it is."""
+    """`commit` returns once its command is durable (or raises why it was refused);
+    `aclose` once every command submitted before it is."""
 
     batches_committed: int
     commands_committed: int
-
-    async def started(self) -> None: ...
 
     async def commit(self, command: RunCommand) -> Committed: ...
 

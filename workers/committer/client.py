@@ -21,8 +21,8 @@ from typing import Any, cast
 
 from ledger import DatabaseSettings, LedgerError, RunCommand
 from ledger.application import Clock
-from workers.committer.server import MakeLedger, process_main, serve
-from workers.committer.wire import Committed, Refused, encode_commands, refusal_error
+from workers.committer.server import MakeLedger, Pipe, process_main, serve
+from workers.committer.wire import Committed, Refused
 
 log = logging.getLogger(__name__)
 Pending = tuple[RunCommand, datetime, "asyncio.Future[Committed]"]
@@ -48,14 +48,14 @@ class ProcessCommitter:
         self._closed: asyncio.Future[None] | None = None  # done once the server stopped
         self._start()
 
-    @property
-    def pid(self) -> int | None:
-        return self.process.pid if isinstance(self.process, BaseProcess) else None
-
     def _start(self) -> None:
         self._conn, theirs = multiprocessing.Pipe(duplex=True)
         self.process = self._launch(theirs)
-        self._ready = self._watching = False  # ready: it said so, and can commit
+        self.pid = getattr(self.process, "pid", None)  # a thread has none
+        self._ready = False  # it said so, and can commit
+        self._watched = {self._conn.fileno(): self._on_readable}
+        if isinstance(self.process, BaseProcess):
+            self._watched[self.process.sentinel] = self._lost
         if self._loop is not None:
             self._watch(True)
 
@@ -63,18 +63,14 @@ class ProcessCommitter:
         context = multiprocessing.get_context("spawn")  # no fork of a running event loop
         args = (conn, self.make_ledger, self.settings)
         process = context.Process(target=process_main, args=args, name="runledger-committer")
-        process.daemon = True
+        process.daemon = True  # never outlives the worker
         process.start()
         conn.close()
         return process
 
     def _watch(self, on: bool) -> None:
         assert self._loop is not None
-        self._watching = on
-        watched = {self._conn.fileno(): self._on_readable}
-        if isinstance(self.process, BaseProcess):
-            watched[self.process.sentinel] = self._lost
-        for fd, callback in watched.items():
+        for fd, callback in self._watched.items():
             _ = self._loop.add_reader(fd, callback) if on else self._loop.remove_reader(fd)
 
     async def commit(self, command: RunCommand) -> Committed:
@@ -84,7 +80,9 @@ class ProcessCommitter:
             raise self._dead
         if self._closing:
             raise RuntimeError("this committer is closed")
-        loop = self._attach()
+        if (loop := self._loop) is None:
+            self._loop = loop = asyncio.get_running_loop()
+            self._watch(True)
         self._seq, at = self._seq + 1, command.at or self.clock()
         waiter: asyncio.Future[Committed] = loop.create_future()
         self._pending[self._seq] = (command, at, waiter)
@@ -93,26 +91,12 @@ class ProcessCommitter:
         self._outbox.append((self._seq, command, at))
         return await waiter
 
-    def _attach(self) -> asyncio.AbstractEventLoop:
-        if self._loop is None:
-            self._loop = asyncio.get_running_loop()
-            self._watch(True)
-        return self._loop
-
-    async def started(self) -> None:
-        """Returns once the server can commit; raises CommitterDiedError if it cannot."""
-        self._attach()
-        while not self._ready and self._dead is None:
-            await asyncio.sleep(0.005)
-        if self._dead is not None:
-            raise self._dead
-
     def _flush(self) -> None:
         if not self._outbox or not self._ready:
             return
         batch, self._outbox = self._outbox, []
         try:
-            self._conn.send_bytes(encode_commands(batch))
+            self._conn.send(batch)
             self.messages_sent += 1
         except OSError:
             self._lost()  # all of it is still pending: the next server gets it
@@ -128,38 +112,38 @@ class ProcessCommitter:
             _, replies, self.batches_committed, self.commands_committed = message
             for seq, reply in replies:
                 self._settle(seq, reply)
-        elif message[0] == "ready" and self._watching:  # not one read from a dead pipe
+        elif message[0] == "ready":
             self._ready, self._unready_deaths = True, 0
             self._flush()
             if self._closing:
-                self._conn.send_bytes(b"")  # drain and stop
+                self._conn.send(None)  # drain and stop
         elif message[0] == "log":
             logging.getLogger(message[2]).log(message[1], "%s", message[3])
-        elif message[0] == "closed" and self._closed is not None:
-            self._closed.set_result(None)
 
     def _settle(self, seq: int, reply: Committed | Refused) -> None:
         if (pending := self._pending.pop(seq, None)) is None or pending[2].done():
             return  # a resent command's second reply, or a wait its job gave up
         if isinstance(reply, Refused):
-            pending[2].set_exception(refusal_error(reply, pending[0].run_id))
+            pending[2].set_exception(reply.error_for(pending[0].run_id))
         else:
             pending[2].set_result(reply)
 
     def _lost(self) -> None:
-        """The server died, or its pipe broke: start another and resend, or give up."""
+        """The server died or stopped, or its pipe broke: done if it drained as told, else
+        start another and resend, or give up."""
         if self._conn.closed:
             return
         self._watch(False)
         with contextlib.suppress(EOFError, OSError):  # what it said before it went counts
             while self._conn.poll():
-                self._receive(self._conn.recv())
+                if (message := self._conn.recv())[0] != "ready":  # no more to send it
+                    self._receive(message)
         self._conn.close()
+        if self._closing and not self._pending:
+            return self._done()  # it drained and stopped as told: aclose joins it
         if isinstance(self.process, BaseProcess):
             self.process.kill()  # if only its pipe broke
         self.process.join()
-        if self._closed is not None and self._closed.done():
-            return  # it drained and stopped as told
         self._unready_deaths += not self._ready
         if self._unready_deaths >= 2:
             return self._fail_all(CommitterDiedError("the committer cannot be started"))
@@ -177,6 +161,9 @@ class ProcessCommitter:
             if not waiter.done():
                 waiter.set_exception(error)
         self._pending.clear()
+        self._done()
+
+    def _done(self) -> None:
         if self._closed is not None and not self._closed.done():
             self._closed.set_result(None)
 
@@ -189,15 +176,13 @@ class ProcessCommitter:
             self.process.kill()  # never used: nothing to drain, nor to wait for
         elif self._loop is None:
             with contextlib.suppress(OSError):
-                self._conn.send_bytes(b"")
+                self._conn.send(None)
         elif self._dead is None:
             self._closed = self._loop.create_future()
             self._flush()
             if self._ready:  # else it is sent once the server is ready
-                self._conn.send_bytes(b"")
+                self._conn.send(None)
             await self._closed
-            if self._watching:  # (a death seen meanwhile has stopped watching)
-                self._watch(False)
         self._conn.close()
         await asyncio.to_thread(self.process.join)
 
@@ -207,8 +192,7 @@ class LocalCommitter(ProcessCommitter):
     second interpreter to start, where a process hop does not pay (docs/workers.md)."""
 
     def _launch(self, conn: Connection) -> threading.Thread:
-        args = (conn, self.make_ledger, self.settings)
-        thread = threading.Thread(target=serve, args=args, name="runledger-committer")
-        thread.daemon = True
+        args = (Pipe(conn), self.make_ledger, self.settings)
+        thread = threading.Thread(target=serve, args=args, name="runledger-committer", daemon=True)
         thread.start()
         return thread

@@ -13,13 +13,14 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from multiprocessing.connection import Connection
 from typing import Any
 
 from eventsourcing import persistence as es
 
 from ledger import DatabaseSettings, RunCommand, RunLedger, StoreUnavailableError, Transition
-from workers.committer.wire import decode_commands, reply_of
+from workers.committer.wire import reply_of
 
 log = logging.getLogger(__name__)
 MakeLedger = Callable[[DatabaseSettings], RunLedger]
@@ -30,10 +31,12 @@ PERMANENT = (es.IntegrityError, es.ProgrammingError, es.DataError, es.NotSupport
 _SENDING = threading.Lock()  # the store's pool threads send their warnings too
 
 
-class Pipe:
-    """The worker's end, and what it sent that is not committed yet (`backlog`)."""
+class Pipe(logging.Handler):
+    """The worker's end, what it sent that is not committed yet (`backlog`), and, as a
+    logging handler, the way this side's warnings reach the worker's log."""
 
     def __init__(self, conn: Connection) -> None:
+        super().__init__(logging.WARNING)
         self.conn, self.backlog = conn, list[tuple[int, RunCommand]]()
         self.give_up_at: float | None = None  # set once told to stop, or the worker died
 
@@ -41,13 +44,16 @@ class Pipe:
         with _SENDING, contextlib.suppress(OSError):  # the worker is gone: no one to tell
             self.conn.send(message)
 
+    def emit(self, record: logging.LogRecord) -> None:
+        self.send(("log", record.levelno, record.name, record.getMessage()))
+
     def take(self, timeout: float | None) -> bool:
         """Reads what arrives within `timeout` (None: waits for a message); True while
         there is something to commit."""
         while self.give_up_at is None and self.conn.poll(timeout):
             with contextlib.suppress(EOFError, OSError):  # the worker died: drain, stop
-                if data := self.conn.recv_bytes():
-                    self.backlog.extend(decode_commands(data))
+                if (batch := self.conn.recv()) is not None:  # None: drain, then stop
+                    self.backlog += [(seq, replace(c, at=at)) for seq, c, at in batch]
                     timeout = 0
                     continue
             self.give_up_at = time.monotonic() + CLOSE_TIMEOUT
@@ -84,9 +90,10 @@ def commit_batch(
             delay = min(delay * 2, MAX_BACKOFF)
 
 
-def serve(conn: Connection, make_ledger: MakeLedger, settings: DatabaseSettings) -> None:
-    """Commits until told to stop or the worker is gone, then what came before."""
-    pipe, batches, commands = Pipe(conn), 0, 0
+def serve(pipe: Pipe, make_ledger: MakeLedger, settings: DatabaseSettings) -> None:
+    """Commits until told to stop or the worker is gone, then what came before; closes
+    the pipe last, which tells the worker it stopped."""
+    batches = commands = 0
     try:
         ledger = make_ledger(settings)
         pipe.send(("ready",))
@@ -99,16 +106,8 @@ def serve(conn: Connection, make_ledger: MakeLedger, settings: DatabaseSettings)
                 pipe.send(("results", replies, batches, commands))
         finally:
             ledger.close()
-            pipe.send(("closed",))
     finally:
-        conn.close()
-
-
-class _ForwardWarnings(logging.Handler):
-    pipe: Pipe
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.pipe.send(("log", record.levelno, record.name, record.getMessage()))
+        pipe.conn.close()
 
 
 def process_main(conn: Connection, make_ledger: MakeLedger, settings: DatabaseSettings) -> None:
@@ -117,7 +116,6 @@ def process_main(conn: Connection, make_ledger: MakeLedger, settings: DatabaseSe
     gone. Its warnings are logged by the worker, whose logging configuration rules."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    forward = _ForwardWarnings(logging.WARNING)
-    forward.pipe = Pipe(conn)
-    logging.basicConfig(level=logging.WARNING, handlers=[forward])
-    serve(conn, make_ledger, settings)
+    pipe = Pipe(conn)
+    logging.basicConfig(level=logging.WARNING, handlers=[pipe])
+    serve(pipe, make_ledger, settings)
