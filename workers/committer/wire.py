@@ -8,7 +8,6 @@ committer → worker, tagged tuples: `("ready",)`, `("log", level, logger, messa
 
 from __future__ import annotations
 
-import functools
 from typing import NamedTuple
 from uuid import UUID
 
@@ -43,9 +42,4 @@ def reply_of(result: Transition | Exception) -> Committed | Refused:
     if isinstance(result, Exception):
         return Refused(type(result).__name__, str(result))
     code = result.run.reason_code
-    return _committed(result.effect, result.run.status, None if code is None else str(code))
-
-
-@functools.lru_cache(maxsize=1024)  # the few distinct values: a batch pickles each once
-def _committed(effect: Effect, status: RunStatus, reason_code: str | None) -> Committed:
-    return Committed(effect, status, reason_code)
+    return Committed(result.effect, result.run.status, None if code is None else str(code))
