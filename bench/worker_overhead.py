@@ -33,7 +33,7 @@ from bench.stores import POSTGRES_URL, REDIS_URL, drop_schema, enqueue, fresh_sc
 from ledger import DatabaseSettings, RunLedger, RunNotFoundError, StartRun
 from runledger.wiring import migrate_all
 from workers import OperationRegistry, QueueSettings, WorkerSettings, build_worker
-from workers.claims import claim_in_chains
+from workers.claims import start_claimed
 from workers.worker_ledger import worker_ledger
 
 # bench/enqueue.py takes the stores from here.
@@ -55,29 +55,29 @@ def arq_settings(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-class ChainedWorker(Worker):
-    """Plain arq; with `chains` > 1 it skips its running jobs and claims in chains, as a
-    LedgerWorker does (`--plain-claim-chains`, for comparison)."""
+class PlainWorker(Worker):
+    """Plain arq; with `batch_claims` it skips its running jobs and claims a poll's jobs
+    in one round trip, as a LedgerWorker does (`--plain-batch-claims`, for comparison)."""
 
-    chains = 1
+    batch_claims = False
 
     async def start_jobs(self, job_ids: list[bytes]) -> None:
-        if self.chains < 2:
-            await super().start_jobs(job_ids)  # arq's own, untouched
+        if self.batch_claims:
+            await start_claimed(self, job_ids)
         else:
-            await claim_in_chains(super().start_jobs, self.tasks, job_ids, self.chains)
+            await super().start_jobs(job_ids)  # arq's own, untouched
 
 
 async def plain_round(args: argparse.Namespace, redis: ArqRedis) -> float:
     queue = f"bench:plain:{uuid.uuid4().hex[:8]}"
     await enqueue(redis, queue, [uuid.uuid4().hex for _ in range(args.jobs)], "bench.noop")
-    worker = ChainedWorker(
+    worker = PlainWorker(
         [func(plain_noop, name="bench.noop", timeout=5, max_tries=1)],
         queue_name=queue,
         redis_pool=redis,
         **arq_settings(args),
     )
-    worker.chains = args.plain_claim_chains
+    worker.batch_claims = args.plain_batch_claims
     began = time.perf_counter()
     await worker.async_run()
     elapsed = time.perf_counter() - began
@@ -165,8 +165,8 @@ async def main(args: argparse.Namespace) -> None:
         f"median of {args.rounds} rounds of {args.jobs} no-op jobs (max_jobs "
         f"{args.max_jobs}, poll_delay {args.poll_delay} s, PostgreSQL):"
     )
-    if args.plain_claim_chains:
-        print(f"(plain arq claiming in {args.plain_claim_chains} chains, as a LedgerWorker)")
+    if args.plain_batch_claims:
+        print("(plain arq claiming a poll's jobs in one round trip, as a LedgerWorker)")
     print(f"plain arq   {p:,.0f} jobs/s")
     print(f"runledger   {t:,.0f} jobs/s")
     paired = statistics.median(tr / pl for tr, pl in zip(tracked, plain, strict=True))
@@ -188,11 +188,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--max-jobs", type=int, default=50)
     parser.add_argument("--poll-delay", type=float, default=0.05)
     parser.add_argument(
-        "--plain-claim-chains",
-        type=int,
-        default=0,
-        help="give the plain side LedgerWorker's claiming too (that many chains; "
-        "default: arq's own start_jobs)",
+        "--plain-batch-claims",
+        action="store_true",
+        help="give the plain side LedgerWorker's claiming too (default: arq's own)",
     )
     parser.add_argument("--postgres-url", default=POSTGRES_URL)
     parser.add_argument("--redis-url", default=REDIS_URL, help="inprocess mode's Redis")

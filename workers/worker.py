@@ -27,7 +27,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from ledger import Actor
 from ledger.application import Clock, utcnow
-from workers.claims import claim_in_chains
+from workers.claims import start_claimed
 from workers.committer import Committer, LocalCommitter, ProcessCommitter
 from workers.execution import TRACKER_KEY, arq_function
 from workers.operations import OperationRegistry
@@ -37,10 +37,6 @@ from workers.tracking import JobTracker
 from workers.worker_ledger import worker_ledger
 
 log = logging.getLogger(__name__)
-
-# Claim loops a LedgerWorker runs side by side for the ids of one poll (start_jobs);
-# docs/benchmarks.md has the counts tried.
-CLAIM_CHAINS = 2
 
 # What a Redis that is restarting, failing over or unreachable raises: the worker waits
 # it out (REDIS_BACKOFF, doubling up to REDIS_MAX_BACKOFF) instead of exiting. arq's own
@@ -106,33 +102,9 @@ class LedgerWorker(Worker):
         super().handle_sig_wait_for_completion(signum)
 
     async def start_jobs(self, job_ids: list[bytes]) -> None:
-        """arq's start_jobs, minus the jobs this worker is running, in CLAIM_CHAINS chains.
-
-        A poll reads the oldest job ids of the queue, and a job stays there until it
-        finishes, so a busy worker reads back its own running jobs. arq asks Redis about
-        each one (a WATCH, an EXISTS and a ZSCORE, one after the other) only to find its
-        in-progress key. A running task of ours is proof enough: skipping it changes no
-        outcome (the key is there until the task has finished the job).
-
-        arq claims the rest one at a time, four round trips each, while every job it has
-        started waits. A tracked job spends part of its life waiting for its commits, so
-        this worker would often have nothing to do but wait for that one claim. The ids
-        are dealt out to CLAIM_CHAINS claim loops (arq's own, each on its own share):
-        the semaphore and job counter still bound the jobs to max_jobs, each claim is
-        still arq's WATCH/MULTI transaction, and no id is in two chains.
-        """
-        await claim_in_chains(self._claim, self.tasks, job_ids, CLAIM_CHAINS)
-
-    async def _claim(self, job_ids: list[bytes]) -> None:
-        try:
-            await super().start_jobs(job_ids)
-        except REDIS_UNAVAILABLE:
-            # arq takes a job slot (semaphore and counter) before the claim's round trips
-            # and gives it back only if they answer: a claim cut short by Redis would
-            # keep it forever, and a few outages would leave the worker no slot at all.
-            self.job_counter -= 1
-            self.sem.release()
-            raise
+        """arq's start_jobs, minus the jobs this worker is running, claiming as many as
+        it has free slots for in one round trip (workers/claims.py)."""
+        await start_claimed(self, job_ids)
 
     async def _poll_iteration(self) -> None:
         """arq's poll (claim, aborts, reaping, health, cron), surviving a Redis outage.

@@ -28,8 +28,7 @@ from tests.integration.worker_helpers import (
     run_burst,
     timeline,
 )
-from workers import LedgerWorker, RunClient, load_operations
-from workers.worker import CLAIM_CHAINS
+from workers import LedgerWorker, RunClient, claims, load_operations
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -318,34 +317,32 @@ async def test_a_busy_worker_does_not_ask_redis_about_jobs_it_is_running(
 ) -> None:
     run_ids = [await client.enqueue("wtest.nap", workspace="acme") for _ in range(8)]
     offered: list[str] = []  # ids a poll read back while this worker ran them
-    asked: list[str] = []  # of those, the ones handed on to arq's claim (Redis round trips)
+    asked: list[str] = []  # of those, the ones sent on to the claim (a Redis round trip)
+    workers: list[LedgerWorker] = []
 
-    def running(worker: Worker, job_ids: list[bytes]) -> list[str]:
-        return [
-            j.decode()
-            for j in job_ids
-            if (task := worker.tasks.get(j.decode())) is not None and not task.done()
-        ]
+    def running(worker: Worker, job_ids: list[str]) -> list[str]:
+        return [j for j in job_ids if (task := worker.tasks.get(j)) is not None and not task.done()]
 
-    ours, arqs = LedgerWorker.start_jobs, Worker.start_jobs
+    ours, claim = LedgerWorker.start_jobs, claims.claim
 
     async def offer(self: LedgerWorker, job_ids: list[bytes]) -> None:
-        offered.extend(running(self, job_ids))
+        workers.append(self)
+        offered.extend(running(self, [j.decode() for j in job_ids]))
         await ours(self, job_ids)
 
-    async def claim(self: Worker, job_ids: list[bytes]) -> None:
-        asked.extend(running(self, job_ids))
-        await arqs(self, job_ids)
+    async def asking(redis: Any, queue: str, job_ids: list[str], *args: int) -> list[int | None]:
+        asked.extend(running(workers[-1], job_ids))
+        return await claim(redis, queue, job_ids, *args)
 
     monkeypatch.setattr(LedgerWorker, "start_jobs", offer)
-    monkeypatch.setattr(Worker, "start_jobs", claim)
+    monkeypatch.setattr(claims, "claim", asking)
     await run_burst(make_worker(ledger, redis_server, queue_name, max_jobs=3))
     assert offered, "no poll read back a running job: the test proves nothing"
     assert asked == []
     assert_each_succeeded_once(ledger, run_ids)
 
 
-async def test_a_worker_claims_one_polls_jobs_in_two_chains_and_starts_each_once(
+async def test_a_worker_claims_a_polls_jobs_in_one_round_trip_and_starts_each_once(
     client: RunClient,
     ledger: RunLedger,
     redis_server: str,
@@ -353,23 +350,21 @@ async def test_a_worker_claims_one_polls_jobs_in_two_chains_and_starts_each_once
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     run_ids = [await client.enqueue("wtest.nap", workspace="acme") for _ in range(9)]
-    active, most, claimed = 0, 0, []
-    arqs = Worker.start_jobs
+    batches: list[list[str]] = []
+    claim = claims.claim
 
-    async def chain(self: Worker, job_ids: list[bytes]) -> None:
-        nonlocal active, most
-        active += 1
-        most = max(most, active)
-        claimed.extend(job_ids)
-        try:
-            await arqs(self, job_ids)
-        finally:
-            active -= 1
+    async def batch(redis: Any, queue: str, job_ids: list[str], *args: int) -> list[int | None]:
+        batches.append(job_ids)
+        return await claim(redis, queue, job_ids, *args)
 
-    monkeypatch.setattr(Worker, "start_jobs", chain)
+    async def one_by_one(self: Worker, job_ids: list[bytes]) -> None:
+        raise AssertionError("arq's own claim, a job at a time, was used")
+
+    monkeypatch.setattr(claims, "claim", batch)
+    monkeypatch.setattr(Worker, "start_jobs", one_by_one)
     await run_burst(make_worker(ledger, redis_server, queue_name, max_jobs=9))
-    assert most == CLAIM_CHAINS == 2
-    # Every id went to a chain (a later poll may hand arq an id whose job has just
-    # finished; arq finds it gone). Started once each: no job was claimed twice.
-    assert set(claimed) == {str(r).encode() for r in run_ids}
+    assert max(map(len, batches)) == 9  # the first poll's nine ids: one round trip
+    # Every id was claimed (a later poll may send an id whose job has just finished;
+    # the script finds it gone). Started once each: no job was claimed twice.
+    assert {j for b in batches for j in b} == {str(r) for r in run_ids}
     assert_each_succeeded_once(ledger, run_ids)
