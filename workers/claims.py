@@ -7,8 +7,9 @@ outcome (the key is there until the task has finished the job).
 
 arq then claims the rest one at a time, four round trips each (WATCH the in-progress
 key, EXISTS it, ZSCORE the job, MULTI/PSETEX/EXEC), while every job it has started waits.
-`start_claimed` takes as many job slots as are free (waiting, as arq does, for the first)
-and claims that many ids with CLAIM: the same checks and the same in-progress key as
+`start_claimed` takes as many job slots as are free (waiting, as arq does, for the first,
+and for a job to end when all are taken, for up to a poll delay) and claims that many
+ids with CLAIM: the same checks and the same in-progress key as
 arq's, inside one script that Redis runs atomically, so no other worker can claim a job
 between its checks and its key. The semaphore and job counter still bound the jobs to
 max_jobs, and a slot whose id was not claimed is given back at once.
@@ -16,6 +17,7 @@ max_jobs, and a slot whose id was not claimed is given back at once.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 
 from arq.constants import in_progress_key_prefix
@@ -65,8 +67,9 @@ async def start_claimed(worker: Worker, job_ids: list[bytes]) -> None:
     """arq's `Worker.start_jobs` for `worker`, less the jobs it runs, claimed in batches."""
     running = worker.tasks
     fresh = [i.decode() for i in job_ids if (t := running.get(i.decode())) is None or t.done()]
+    deadline = worker.loop.time() + worker.poll_delay_s
     while fresh:
-        slots = await take_slots(worker, len(fresh))
+        slots = await take_slots(worker, len(fresh), deadline)
         if not slots:
             return
         batch, fresh = fresh[:slots], fresh[slots:]
@@ -89,13 +92,23 @@ async def start_claimed(worker: Worker, job_ids: list[bytes]) -> None:
             worker.tasks[job_id] = task
 
 
-async def take_slots(worker: Worker, wanted: int) -> int:
+async def take_slots(worker: Worker, wanted: int, deadline: float) -> int:
     """Job slots for up to `wanted` claims: waits for one, as arq does, then takes those
-    free without waiting; 0 if the worker already runs max_jobs."""
+    free without waiting. A worker at max_jobs waits for a job to end until `deadline`
+    (0 slots then): arq would return and claim again only a poll delay later, which
+    leaves slots idle while short jobs end, and bounds a busy worker to about max_jobs a
+    poll delay. Waiting no longer than that keeps arq's pace for the rest of its poll
+    (aborts, health checks)."""
     await worker.sem.acquire()
-    if worker.job_counter >= worker.max_jobs:
+    while worker.job_counter >= worker.max_jobs:
         worker.sem.release()
-        return 0
+        running = [task for task in worker.tasks.values() if not task.done()]
+        left = deadline - worker.loop.time()
+        if left <= 0 or not running:
+            return 0
+        # A job's own done callback gives its slot back before this wakes.
+        await asyncio.wait(running, timeout=left, return_when=asyncio.FIRST_COMPLETED)
+        await worker.sem.acquire()
     taken = 1
     while taken < wanted and worker.job_counter + taken < worker.max_jobs:
         if worker.sem.locked():
