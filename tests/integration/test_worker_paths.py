@@ -368,3 +368,32 @@ async def test_a_worker_claims_a_polls_jobs_in_one_round_trip_and_starts_each_on
     # the script finds it gone). Started once each: no job was claimed twice.
     assert {j for b in batches for j in b} == {str(r) for r in run_ids}
     assert_each_succeeded_once(ledger, run_ids)
+
+
+async def test_a_worker_at_max_jobs_claims_again_as_its_jobs_end_not_a_poll_later(
+    client: RunClient,
+    ledger: RunLedger,
+    redis_server: str,
+    queue_name: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    run_ids = [await client.enqueue("wtest.succeed", workspace="acme") for _ in range(6)]
+    polls, claimed_in = 0, []  # the poll each claimed id was claimed in
+    poll, claim = LedgerWorker._poll_iteration, claims.claim
+
+    async def counted(self: LedgerWorker) -> None:
+        nonlocal polls
+        polls += 1
+        await poll(self)
+
+    async def noted(redis: Any, queue: str, job_ids: list[str], *args: int) -> list[int | None]:
+        scores = await claim(redis, queue, job_ids, *args)
+        claimed_in.extend(polls for score in scores if score is not None)
+        return scores
+
+    monkeypatch.setattr(LedgerWorker, "_poll_iteration", counted)
+    monkeypatch.setattr(claims, "claim", noted)
+    # Two slots and a long poll delay: arq's claim loop would take two jobs a poll.
+    await run_burst(make_worker(ledger, redis_server, queue_name, max_jobs=2, poll_delay=3))
+    assert claimed_in == [1] * 6
+    assert_each_succeeded_once(ledger, run_ids)
