@@ -9,9 +9,9 @@ arq then claims the rest one at a time, four round trips each (WATCH the in-prog
 key, EXISTS it, ZSCORE the job, MULTI/PSETEX/EXEC), while every job it has started waits.
 `start_claimed` takes as many job slots as are free (waiting, as arq does, for the first,
 and for a job to end when all are taken, for up to a poll delay) and claims that many
-ids with CLAIM: the same checks and the same in-progress key as
-arq's, inside one script that Redis runs atomically, so no other worker can claim a job
-between its checks and its key. The semaphore and job counter still bound the jobs to
+ids with CLAIM: the same checks and the same in-progress key as arq's, inside one script
+that Redis runs atomically, so no other worker can claim a job between its checks and
+its key. The semaphore and job counter still bound the jobs to
 max_jobs, and a slot whose id was not claimed is given back at once.
 """
 
@@ -66,14 +66,14 @@ async def claim(
 async def start_claimed(worker: Worker, job_ids: list[bytes]) -> None:
     """arq's `Worker.start_jobs` for `worker`, less the jobs it runs, claimed in batches."""
     running = worker.tasks
-    fresh = [i.decode() for i in job_ids if (t := running.get(i.decode())) is None or t.done()]
+    fresh = [j for j in map(bytes.decode, job_ids) if (t := running.get(j)) is None or t.done()]
     deadline = worker.loop.time() + worker.poll_delay_s
+    in_progress_ms = int(worker.in_progress_timeout_s * 1000)
     while fresh:
         slots = await take_slots(worker, len(fresh), deadline)
         if not slots:
             return
         batch, fresh = fresh[:slots], fresh[slots:]
-        in_progress_ms = int(worker.in_progress_timeout_s * 1000)
         try:
             scores = await claim(
                 worker.pool, worker.queue_name, batch, timestamp_ms(), in_progress_ms

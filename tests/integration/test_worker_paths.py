@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 from uuid import uuid4
@@ -308,6 +309,20 @@ async def test_a_job_enqueued_around_the_ledger_fails_in_arq_and_the_worker_carr
     assert await Job(stray, client.redis).status() is JobStatus.complete
 
 
+def watch_claims(
+    monkeypatch: pytest.MonkeyPatch, note: Callable[[list[str], list[int | None]], object]
+) -> None:
+    """Calls `note(job_ids, scores)` after each batch claim the worker sends to Redis."""
+    claim = claims.claim
+
+    async def noted(redis: Any, queue: str, job_ids: list[str], *args: int) -> list[int | None]:
+        scores = await claim(redis, queue, job_ids, *args)
+        note(job_ids, scores)
+        return scores
+
+    monkeypatch.setattr(claims, "claim", noted)
+
+
 async def test_a_busy_worker_does_not_ask_redis_about_jobs_it_is_running(
     client: RunClient,
     ledger: RunLedger,
@@ -323,19 +338,15 @@ async def test_a_busy_worker_does_not_ask_redis_about_jobs_it_is_running(
     def running(worker: Worker, job_ids: list[str]) -> list[str]:
         return [j for j in job_ids if (task := worker.tasks.get(j)) is not None and not task.done()]
 
-    ours, claim = LedgerWorker.start_jobs, claims.claim
+    ours = LedgerWorker.start_jobs
 
     async def offer(self: LedgerWorker, job_ids: list[bytes]) -> None:
         workers.append(self)
         offered.extend(running(self, [j.decode() for j in job_ids]))
         await ours(self, job_ids)
 
-    async def asking(redis: Any, queue: str, job_ids: list[str], *args: int) -> list[int | None]:
-        asked.extend(running(workers[-1], job_ids))
-        return await claim(redis, queue, job_ids, *args)
-
     monkeypatch.setattr(LedgerWorker, "start_jobs", offer)
-    monkeypatch.setattr(claims, "claim", asking)
+    watch_claims(monkeypatch, lambda job_ids, _: asked.extend(running(workers[-1], job_ids)))
     await run_burst(make_worker(ledger, redis_server, queue_name, max_jobs=3))
     assert offered, "no poll read back a running job: the test proves nothing"
     assert asked == []
@@ -351,16 +362,11 @@ async def test_a_worker_claims_a_polls_jobs_in_one_round_trip_and_starts_each_on
 ) -> None:
     run_ids = [await client.enqueue("wtest.nap", workspace="acme") for _ in range(9)]
     batches: list[list[str]] = []
-    claim = claims.claim
-
-    async def batch(redis: Any, queue: str, job_ids: list[str], *args: int) -> list[int | None]:
-        batches.append(job_ids)
-        return await claim(redis, queue, job_ids, *args)
 
     async def one_by_one(self: Worker, job_ids: list[bytes]) -> None:
         raise AssertionError("arq's own claim, a job at a time, was used")
 
-    monkeypatch.setattr(claims, "claim", batch)
+    watch_claims(monkeypatch, lambda job_ids, _: batches.append(job_ids))
     monkeypatch.setattr(Worker, "start_jobs", one_by_one)
     await run_burst(make_worker(ledger, redis_server, queue_name, max_jobs=9))
     assert max(map(len, batches)) == 9  # the first poll's nine ids: one round trip
@@ -379,20 +385,17 @@ async def test_a_worker_at_max_jobs_claims_again_as_its_jobs_end_not_a_poll_late
 ) -> None:
     run_ids = [await client.enqueue("wtest.succeed", workspace="acme") for _ in range(6)]
     polls, claimed_in = 0, []  # the poll each claimed id was claimed in
-    poll, claim = LedgerWorker._poll_iteration, claims.claim
+    poll = LedgerWorker._poll_iteration
 
     async def counted(self: LedgerWorker) -> None:
         nonlocal polls
         polls += 1
         await poll(self)
 
-    async def noted(redis: Any, queue: str, job_ids: list[str], *args: int) -> list[int | None]:
-        scores = await claim(redis, queue, job_ids, *args)
-        claimed_in.extend(polls for score in scores if score is not None)
-        return scores
-
     monkeypatch.setattr(LedgerWorker, "_poll_iteration", counted)
-    monkeypatch.setattr(claims, "claim", noted)
+    watch_claims(
+        monkeypatch, lambda _, scores: claimed_in.extend(polls for s in scores if s is not None)
+    )
     # Two slots and a long poll delay: arq's claim loop would take two jobs a poll.
     await run_burst(make_worker(ledger, redis_server, queue_name, max_jobs=2, poll_delay=3))
     assert claimed_in == [1] * 6
