@@ -106,7 +106,7 @@ async def tracked_round(args: argparse.Namespace, redis: ArqRedis, ledger: RunLe
     elapsed = time.perf_counter() - began
     committer = worker.tracker.committer
     batches, commands = committer.batches_committed, committer.commands_committed
-    messages = getattr(committer, "messages_sent", "no")  # an in-process one sends none
+    messages = getattr(committer, "messages_sent", "no")  # not in the Committer protocol
     await worker.tracker.close()
     assert worker.jobs_complete == args.jobs, worker
     done = await asyncio.to_thread(lambda: sum(ledger.state(r).is_terminal for r in run_ids))

@@ -1,11 +1,5 @@
-"""The worker's side of the pipe: ProcessCommitter and LocalCommitter (docs/workers.md).
-
-What jobs submit in one turn of the event loop leaves as one message; each waiter
-resolves when the server replies that its command committed, or was refused. If the
-server dies, another starts and every command it had not acknowledged is sent again, in
-order (commands are idempotent). If two starts in a row die before they are ready, every
-pending and later command fails with CommitterDiedError: none is dropped silently.
-"""
+"""The worker's side of the pipe: what jobs submit in one turn of the event loop leaves as
+one message, and each waiter resolves when the server replies (docs/workers.md)."""
 
 from __future__ import annotations
 
@@ -17,7 +11,7 @@ import threading
 from datetime import datetime
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 from ledger import DatabaseSettings, LedgerError, RunCommand
 from ledger.application import Clock
@@ -32,9 +26,21 @@ class CommitterDiedError(LedgerError):
     """The committer died and could not be started again."""
 
 
+class Committer(Protocol):
+    """`commit` returns once its command is durable, or raises why not; `aclose`, once all are."""
+
+    batches_committed: int
+    commands_committed: int
+
+    async def commit(self, command: RunCommand) -> Committed: ...
+
+    async def aclose(self) -> None: ...
+
+
 class ProcessCommitter:
-    """Commits from a child process, off the worker's GIL. Its pipe and its exit are
-    watched with `loop.add_reader`: the worker runs no thread for it."""
+    """Commits from a child process, off the worker's GIL, watched with `loop.add_reader`.
+    A server that dies is started again and sent every unacknowledged command, in order;
+    if two starts in a row die unready, every pending and later command fails."""
 
     def __init__(self, make_ledger: MakeLedger, settings: DatabaseSettings, clock: Clock) -> None:
         """`clock` stamps each command once, here: a resent one keeps its time."""
@@ -45,7 +51,7 @@ class ProcessCommitter:
         self._seq = self._unready_deaths = 0
         self._loop: asyncio.AbstractEventLoop | None = None
         self._closing, self._dead = False, cast("Exception | None", None)
-        self._closed: asyncio.Future[None] | None = None  # done once the server stopped
+        self._closed = asyncio.Event()  # set once the server stopped, or could not start
         self._start()
 
     def _start(self) -> None:
@@ -56,8 +62,7 @@ class ProcessCommitter:
         self._watched = {self._conn.fileno(): self._on_readable}
         if isinstance(self.process, BaseProcess):
             self._watched[self.process.sentinel] = self._lost
-        if self._loop is not None:
-            self._watch(True)
+        self._watch(True)
 
     def _launch(self, conn: Connection) -> BaseProcess | threading.Thread:
         context = multiprocessing.get_context("spawn")  # no fork of a running event loop
@@ -69,9 +74,9 @@ class ProcessCommitter:
         return process
 
     def _watch(self, on: bool) -> None:
-        assert self._loop is not None
-        for fd, callback in self._watched.items():
-            _ = self._loop.add_reader(fd, callback) if on else self._loop.remove_reader(fd)
+        if (loop := self._loop) is not None:  # else from the first commit, which finds it
+            for fd, callback in self._watched.items():
+                _ = loop.add_reader(fd, callback) if on else loop.remove_reader(fd)
 
     async def commit(self, command: RunCommand) -> Committed:
         """Waits until the command is durable. Cancelling the wait never cancels the
@@ -111,7 +116,12 @@ class ProcessCommitter:
         if message[0] == "results":
             _, replies, self.batches_committed, self.commands_committed = message
             for seq, reply in replies:
-                self._settle(seq, reply)
+                if (pending := self._pending.pop(seq, None)) is None or pending[2].done():
+                    continue  # a resent command's second reply, or a wait its job gave up
+                if isinstance(reply, Refused):
+                    pending[2].set_exception(reply.error_for(pending[0].run_id))
+                else:
+                    pending[2].set_result(reply)
         elif message[0] == "ready":
             self._ready, self._unready_deaths = True, 0
             self._flush()
@@ -119,14 +129,6 @@ class ProcessCommitter:
                 self._conn.send(None)  # drain and stop
         elif message[0] == "log":
             logging.getLogger(message[2]).log(message[1], "%s", message[3])
-
-    def _settle(self, seq: int, reply: Committed | Refused) -> None:
-        if (pending := self._pending.pop(seq, None)) is None or pending[2].done():
-            return  # a resent command's second reply, or a wait its job gave up
-        if isinstance(reply, Refused):
-            pending[2].set_exception(reply.error_for(pending[0].run_id))
-        else:
-            pending[2].set_result(reply)
 
     def _lost(self) -> None:
         """The server died or stopped, or its pipe broke: done if it drained as told, else
@@ -140,32 +142,23 @@ class ProcessCommitter:
                     self._receive(message)
         self._conn.close()
         if self._closing and not self._pending:
-            return self._done()  # it drained and stopped as told: aclose joins it
+            return self._closed.set()  # it drained and stopped as told: aclose joins it
         if isinstance(self.process, BaseProcess):
             self.process.kill()  # if only its pipe broke
         self.process.join()
         self._unready_deaths += not self._ready
-        if self._unready_deaths >= 2:
-            return self._fail_all(CommitterDiedError("the committer cannot be started"))
-        log.error(
-            "the committer died with %d commands unacknowledged: restarting", len(self._pending)
-        )
+        if self._unready_deaths >= 2:  # every pending and later command fails
+            self._dead = error = CommitterDiedError("the committer cannot be started")
+            log.error("%s; %d commands fail", error, len(self._pending))
+            for _, _, waiter in self._pending.values():
+                if not waiter.done():
+                    waiter.set_exception(error)
+            self._pending.clear()
+            return self._closed.set()
+        log.error("the committer died, %d commands unacknowledged: restarting", len(self._pending))
         self.restarts += 1
         self._start()
         self._outbox = [(seq, cmd, at) for seq, (cmd, at, _) in sorted(self._pending.items())]
-
-    def _fail_all(self, error: Exception) -> None:
-        log.error("%s; %d commands fail", error, len(self._pending))
-        self._dead = error
-        for _, _, waiter in self._pending.values():
-            if not waiter.done():
-                waiter.set_exception(error)
-        self._pending.clear()
-        self._done()
-
-    def _done(self) -> None:
-        if self._closed is not None and not self._closed.done():
-            self._closed.set_result(None)
 
     async def aclose(self) -> None:
         """Drains: returns once every submitted command was committed (or refused)."""
@@ -173,23 +166,18 @@ class ProcessCommitter:
             return
         self._closing = True
         if self._loop is None and isinstance(self.process, BaseProcess):
-            self.process.kill()  # never used: nothing to drain, nor to wait for
-        elif self._loop is None:
-            with contextlib.suppress(OSError):
-                self._conn.send(None)
-        elif self._dead is None:
-            self._closed = self._loop.create_future()
+            self.process.kill()  # never used: nothing to drain (a thread stops at EOF)
+        elif self._loop is not None and self._dead is None:
             self._flush()
             if self._ready:  # else it is sent once the server is ready
                 self._conn.send(None)
-            await self._closed
+            await self._closed.wait()
         self._conn.close()
         await asyncio.to_thread(self.process.join)
 
 
 class LocalCommitter(ProcessCommitter):
-    """Commits from a thread of the worker: the same batching and guarantees, without a
-    second interpreter to start, where a process hop does not pay (docs/workers.md)."""
+    """The same server and guarantees on a thread of the worker: no interpreter to start."""
 
     def _launch(self, conn: Connection) -> threading.Thread:
         args = (Pipe(conn), self.make_ledger, self.settings)

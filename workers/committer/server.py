@@ -1,9 +1,7 @@
-"""The committer's side of the pipe: commits what the worker sends, a batch at a time.
-
-One thread, in a process of its own (`process_main`) or in the worker's (LocalCommitter):
-what arrived while a batch committed is the next batch, and while the store is down it
-reads on between tries, so an outage never fills the pipe.
-"""
+"""The committer's side of the pipe: one thread, in a process of its own (`process_main`)
+or in the worker's (LocalCommitter). What arrived while a batch committed is the next
+batch; while the store is down it reads on between tries, so an outage never fills the
+pipe."""
 
 from __future__ import annotations
 
@@ -32,8 +30,8 @@ _SENDING = threading.Lock()  # the store's pool threads send their warnings too
 
 
 class Pipe(logging.Handler):
-    """The worker's end, what it sent that is not committed yet (`backlog`), and, as a
-    logging handler, the way this side's warnings reach the worker's log."""
+    """The worker's end, what it sent that is not committed (`backlog`), and the logging
+    handler that sends this side's warnings to the worker's log."""
 
     def __init__(self, conn: Connection) -> None:
         super().__init__(logging.WARNING)
@@ -48,8 +46,7 @@ class Pipe(logging.Handler):
         self.send(("log", record.levelno, record.name, record.getMessage()))
 
     def take(self, timeout: float | None) -> bool:
-        """Reads what arrives within `timeout` (None: waits for a message); True while
-        there is something to commit."""
+        """Reads what arrives within `timeout` (None: waits); True while there is work."""
         while self.give_up_at is None and self.conn.poll(timeout):
             with contextlib.suppress(EOFError, OSError):  # the worker died: drain, stop
                 if (batch := self.conn.recv()) is not None:  # None: drain, then stop
@@ -85,8 +82,7 @@ def commit_batch(
                 return [error]
             log.warning("ledger write failed, retrying in %.2fs: %s", delay, error)
             if not pause(delay):
-                failure = StoreUnavailableError(f"event store still failing: {error}")
-                return [failure] * len(commands)
+                return [StoreUnavailableError(f"event store still down: {error}")] * len(commands)
             delay = min(delay * 2, MAX_BACKOFF)
 
 
@@ -94,28 +90,20 @@ def serve(pipe: Pipe, make_ledger: MakeLedger, settings: DatabaseSettings) -> No
     """Commits until told to stop or the worker is gone, then what came before; closes
     the pipe last, which tells the worker it stopped."""
     batches = commands = 0
-    try:
-        ledger = make_ledger(settings)
+    with contextlib.closing(pipe.conn), contextlib.closing(make_ledger(settings)) as ledger:
         pipe.send(("ready",))
-        try:
-            while pipe.take(0 if pipe.backlog else None):
-                batch, pipe.backlog = pipe.backlog[:MAX_BATCH], pipe.backlog[MAX_BATCH:]
-                results = commit_batch(ledger, [command for _, command in batch], pipe.pause)
-                batches, commands = batches + 1, commands + len(batch)
-                replies = [(s, reply_of(r)) for (s, _), r in zip(batch, results, strict=True)]
-                pipe.send(("results", replies, batches, commands))
-        finally:
-            ledger.close()
-    finally:
-        pipe.conn.close()
+        while pipe.take(0 if pipe.backlog else None):
+            batch, pipe.backlog = pipe.backlog[:MAX_BATCH], pipe.backlog[MAX_BATCH:]
+            results = commit_batch(ledger, [command for _, command in batch], pipe.pause)
+            batches, commands = batches + 1, commands + len(batch)
+            replies = [(s, reply_of(r)) for (s, _), r in zip(batch, results, strict=True)]
+            pipe.send(("results", replies, batches, commands))
 
 
 def process_main(conn: Connection, make_ledger: MakeLedger, settings: DatabaseSettings) -> None:
-    """The committer process. The signals its process group gets are the worker's to
-    handle (its shutdown still commits): this one stops when the worker says so, or is
-    gone. Its warnings are logged by the worker, whose logging configuration rules."""
+    """The committer process. It leaves its process group's signals to the worker (whose
+    shutdown still commits), and its warnings to the worker's logging configuration."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    pipe = Pipe(conn)
-    logging.basicConfig(level=logging.WARNING, handlers=[pipe])
+    logging.basicConfig(level=logging.WARNING, handlers=[pipe := Pipe(conn)])
     serve(pipe, make_ledger, settings)

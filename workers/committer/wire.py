@@ -1,10 +1,8 @@
-"""What travels between a worker and its committer, both ways.
-
-worker → committer: `[(seq, command, at)]`, each command sent without its `at` (stamped
-by the worker, set by the committer: no copy on the worker's side); or None: drain, stop.
-committer → worker, tagged tuples: `("ready",)`, `("log", level, logger, message)` and
-`("results", [(seq, Committed | Refused)], batches, commands)`; then it closes the pipe.
-"""
+"""What travels between a worker and its committer. Worker → committer: `[(seq, command,
+at)]`, each command without its `at` (stamped by the worker, set by the committer: no copy
+on the worker's side), or None: drain, then stop. Committer → worker, tagged tuples:
+`("ready",)`, `("log", level, logger, message)` and `("results", [(seq, Committed |
+Refused)], batches, commands)`; then it closes the pipe."""
 
 from __future__ import annotations
 
