@@ -3,8 +3,10 @@ SIGKILLed at random every 2 to 5 s and restarted, a `runledger project` SIGKILLe
 restarted too, the reconciler running all along (each worker's cron every 5 s, and
 `runledger reconcile` every 15 s), on PostgreSQL and on SQLite.
 
-Half of the kills take the worker alone (its committer process drains what it had and
-exits), half take its whole process group, committer included (an OOM kill of a
+A kill falls due at random and takes a worker in the middle of a job, when one is within
+2 s of it (a crash under load: a kill of an idle worker orphans nothing and proves
+nothing). Half of the kills take the worker alone (its committer process drains what it
+had and exits), half take its whole process group, committer included (an OOM kill of a
 container): commands sent but not committed are then lost with it, and arq's
 redelivery must make up for them. A worker is killed only while the other one serves
 (on a loaded machine a worker takes seconds to start). Once every run is queued and
@@ -87,6 +89,10 @@ RECONCILE_CLI_BLACKOUT = 5.0  # and this often while no worker (so no cron) runs
 WORKERS = 2
 KILL_EVERY = (2.0, 5.0)  # seconds between two worker SIGKILLs, at random
 KILL_AT_LEAST_EVERY = 10.0  # however slowly restarted workers come back
+# A kill that falls due waits this long at most for a worker to be in the middle of a job:
+# one whose job began less than BUSY_FOR ago (the slow and heartbeating jobs take 1.2 s).
+KILL_WAITS_FOR_A_JOB = 2.0
+BUSY_FOR = 1.0
 PROJECTOR_KILL_EVERY = (6.0, 12.0)
 # Runs queued per second; a larger run is queued faster, within about 100 s.
 RATE = {"postgresql": 6.0, "sqlite": 3.0}
@@ -119,13 +125,14 @@ class Kill:
     pid: int
     at: float  # unix time the SIGKILL was sent
     with_committer: bool
+    mid_job: bool = False  # the worker's last job began less than BUSY_FOR before
 
 
 class Chaos:
     """Two workers and a projector, killed at random and restarted, until told to stop."""
 
-    def __init__(self, fleet: Fleet, rng: random.Random) -> None:
-        self.fleet, self.rng = fleet, rng
+    def __init__(self, fleet: Fleet, rng: random.Random, executions: Path) -> None:
+        self.fleet, self.rng, self.executions = fleet, rng, executions
         self.workers = [self._worker() for _ in range(WORKERS)]
         self.projector = self._projector()
         self.kills: dict[int, Kill] = {}
@@ -152,7 +159,7 @@ class Chaos:
                 if until():
                     return
                 next_check = time.monotonic() + check_every
-            if now >= next_kill and self._kill_a_worker():
+            if now >= next_kill and self._kill_a_worker(now - next_kill >= KILL_WAITS_FOR_A_JOB):
                 next_kill = now + self.rng.uniform(*KILL_EVERY)
             if now >= next_projector_kill:
                 self.fleet.kill(self.projector)
@@ -172,20 +179,31 @@ class Chaos:
     def restore(self) -> None:
         self.workers = [self._worker() for _ in range(WORKERS)]
 
-    def _kill_a_worker(self) -> bool:
+    def _kill_a_worker(self, idle_too: bool) -> bool:
         """Kills one of the workers, once both serve (the blackout aside, one is always
         left: on a loaded machine a worker takes seconds to start, and killing the only
-        one serving again and again would starve the queue instead of testing it)."""
+        one serving again and again would starve the queue instead of testing it): one in
+        the middle of a job, or, when `idle_too`, any."""
         serving = [slot for slot, w in enumerate(self.workers) if serves(w)]
         if len(serving) < WORKERS:
             return False
-        slot = self.rng.choice(serving)
+        busy = self._busy()
+        mid_job = [slot for slot in serving if self.workers[slot].pid in busy]
+        if not mid_job and not idle_too:
+            return False
+        slot = self.rng.choice(mid_job or serving)
         victim = self.workers[slot]
         with_committer = self.rng.random() < 0.5
         at = self.fleet.kill(victim, group=with_committer)
-        self.kills[victim.pid] = Kill(victim.pid, at, with_committer)
+        self.kills[victim.pid] = Kill(victim.pid, at, with_committer, bool(mid_job))
         self.workers[slot] = self._worker()
         return True
+
+    def _busy(self) -> set[int]:
+        """The pids of the workers whose last job began less than BUSY_FOR ago."""
+        since = time.time() - BUSY_FOR
+        runs = read_executions(self.executions).values()
+        return {pid for execution in runs for _, at, pid in execution if at >= since}
 
     def _notice_deaths(self) -> None:
         for slot, worker in enumerate(self.workers):
@@ -251,12 +269,13 @@ class Findings:
         self.problems.append(f"{run_id}: {text}")
 
 
-def read_executions(path: Path) -> dict[UUID, list[tuple[int, float]]]:
-    executions: dict[UUID, list[tuple[int, float]]] = {}
+def read_executions(path: Path) -> dict[UUID, list[tuple[int, float, int]]]:
+    """Each run's job executions: (attempt, unix time it began, worker pid)."""
+    executions: dict[UUID, list[tuple[int, float, int]]] = {}
     if path.exists():
-        for line in path.read_text().splitlines():
-            run_id, attempt, at, _pid = line.split()
-            executions.setdefault(UUID(run_id), []).append((int(attempt), float(at)))
+        for line in path.read_text().split("\n")[:-1]:  # not a last line still being written
+            run_id, attempt, at, pid = line.split()
+            executions.setdefault(UUID(run_id), []).append((int(attempt), float(at), int(pid)))
     return executions
 
 
@@ -268,7 +287,7 @@ def examine(
     run_id: UUID,
     operation_type: str,
     events: list[Any],
-    executions: list[tuple[int, float]],
+    executions: list[tuple[int, float, int]],
     kills: dict[int, Kill],
     found: Findings,
 ) -> None:
@@ -332,16 +351,16 @@ def _examine_executions(
     run_id: UUID,
     terminal: Any,
     started: dict[int, Any],
-    executions: list[tuple[int, float]],
+    executions: list[tuple[int, float, int]],
     found: Findings,
 ) -> None:
     found.executions += len(executions)
     found.reran += len(executions) > 1
     ended_at = terminal.timestamp.timestamp()
-    attempts = [attempt for attempt, _ in executions]
+    attempts = [attempt for attempt, _, _ in executions]
     if len(set(attempts)) != len(attempts):
         found.problem(run_id, f"an attempt's job ran twice: {sorted(attempts)}")
-    for attempt, at in executions:
+    for attempt, at, _ in executions:
         start = started.get(attempt)
         if start is None or at < start.timestamp.timestamp():
             found.problem(run_id, f"attempt {attempt}'s job ran before its Started was durable")
@@ -409,7 +428,7 @@ def test_runs_survive_workers_and_the_projector_killed_at_random(
     passes = ReconcilePasses(fleet)
     try:
         began = time.monotonic()
-        chaos = Chaos(fleet, rng)
+        chaos = Chaos(fleet, rng, executions_file)
         wait_until(lambda: any(serves(w) for w in chaos.workers), 60, "a worker serving")
         rate = max(RATE[store], runs / ENQUEUE_WITHIN)
         types = list(islice(cycle(chaos_jobs.MIX), runs))
@@ -488,6 +507,7 @@ def test_runs_survive_workers_and_the_projector_killed_at_random(
         "worker_kills": len(kills),
         "seconds_between_kills_mean": round(chaos_seconds / max(1, len(kills)), 1),
         "worker_kills_with_committer": sum(k.with_committer for k in kills.values()),
+        "worker_kills_mid_job": sum(k.mid_job for k in kills.values()),
         "projector_kills": chaos.projector_kills,
         "cli_reconcile_passes": passes.passes,
         "cli_reconcile_healed": passes.healed,
